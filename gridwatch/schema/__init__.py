@@ -1,0 +1,1 @@
+"""The database schema: versioned migrations, backend detection, partition upkeep."""
