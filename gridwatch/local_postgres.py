@@ -82,7 +82,7 @@ def _demote(user: pwd.struct_passwd | None) -> Callable[[], None] | None:
 class LocalPostgres:
     """One private server: `start()`, `stop()`, `restart()`; `url` once started."""
 
-    def __init__(self, root: Path, port: int | None = None) -> None:
+    def __init__(self, root: Path, port: int | None = None, timescaledb: bool = False) -> None:
         self.root = root.resolve()
         self.pgdata = self.root / "pgdata"
         self.port = port or free_port()
@@ -94,6 +94,12 @@ class LocalPostgres:
             )
         self.bindir = bindir
         self.user = _server_user()
+        self.timescaledb = timescaledb and self._has_timescaledb()
+
+    def _has_timescaledb(self) -> bool:
+        out = subprocess.run([str(self.bindir / "pg_config"), "--pkglibdir"], capture_output=True,
+                             text=True, check=False)  # fmt: skip
+        return out.returncode == 0 and (Path(out.stdout.strip()) / "timescaledb.so").exists()
 
     @property
     def url(self) -> str:
@@ -139,6 +145,8 @@ class LocalPostgres:
             f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='{self.root}'"
             " -c fsync=on -c max_connections=200 -c shared_buffers=256MB"
         )
+        if self.timescaledb:
+            opts += " -c shared_preload_libraries=timescaledb -c timescaledb.telemetry_level=off"
         self._run(
             "pg_ctl",
             "-D",

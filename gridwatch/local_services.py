@@ -20,7 +20,9 @@ def services_for(settings: Settings, log: bool = True) -> Iterator[Settings]:
     with ExitStack() as stack:
         updates: dict[str, str] = {}
         if settings.database_url is None:
-            pg = LocalPostgres(settings.data_dir / "postgres")
+            pg = LocalPostgres(
+                settings.data_dir / "postgres", timescaledb=settings.local_timescaledb
+            )
             updates["database_url"] = pg.start()
             stack.callback(pg.stop)
             if log:

@@ -69,6 +69,10 @@ class Settings(BaseSettings):
         default=Path(".gridwatch"),
         description="Project-local folder for private servers' data and persisted state.",
     )
+    local_timescaledb: bool = Field(
+        default=False,
+        description="Private PostgreSQL servers preload TimescaleDB when it is installed.",
+    )
     retention_days: int = Field(default=30, ge=1, description="Raw readings kept this long.")
     compress_after_days: int = Field(default=7, ge=1, description="TimescaleDB compression age.")
     partitions_ahead_days: int = Field(

@@ -38,13 +38,14 @@ def installed_backend(conn: psycopg.Connection[tuple[object, ...]]) -> Backend:
 def enable_backend(conn: psycopg.Connection[tuple[object, ...]]) -> Backend:
     """Create the timescaledb extension where the server offers it; report what we have.
 
-    A server that ships the extension but does not preload it refuses CREATE EXTENSION; then
-    GridWatch runs on plain PostgreSQL rather than not at all.
+    A server that ships the extension but does not preload it would end the session on
+    CREATE EXTENSION; then GridWatch runs on plain PostgreSQL rather than not at all.
     """
     available = conn.execute(
         "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"
     ).fetchone()
-    if available:
+    preload = conn.execute("SELECT current_setting('shared_preload_libraries')").fetchone()
+    if available and preload and "timescaledb" in str(preload[0]):
         try:
             with conn.transaction():
                 conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
