@@ -46,10 +46,12 @@ def db_info() -> None:
 def _register_stages() -> None:
     # Imported here so that a stage's import cost is paid once, by the command itself.
     from gridwatch.demo import demo
+    from ingest.cli import register as register_ingest
     from simulators.cli import register as register_simulators
 
     app.command("demo")(demo)
     register_simulators(app)
+    register_ingest(app)
 
 
 def main() -> None:

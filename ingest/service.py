@@ -1,0 +1,138 @@
+"""The ingest service: MQTT source → bounded queue → decode → store → acknowledge.
+
+One writer thread owns the database connection. A batch is acknowledged to the broker only
+after its transaction commits, so a crash at any point means redelivery, never loss; and
+storage de-duplicates, so redelivery never means a reading stored twice.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+
+import psycopg
+
+from gridwatch.db import Conn, connect
+from gridwatch.errors import ConfigError
+from gridwatch.settings import Settings
+from ingest.counters import IngestCounters
+from ingest.decode import Decoder
+from ingest.messages import Decoded, Received
+from ingest.mqtt_source import MqttSource
+from ingest.registry import Registry
+from ingest.store import Written, prepare, write
+
+_MAX_BATCH_BYTES = 4 << 20
+
+
+class IngestService:
+    def __init__(self, settings: Settings, topic_root: str = "gw/v1",
+                 client_id: str | None = None) -> None:  # fmt: skip
+        self.settings = settings
+        self.counters = IngestCounters()
+        self.queue: queue.Queue[Received] = queue.Queue(settings.ingest_queue_messages)
+        self.source = MqttSource(
+            settings.mqtt,
+            client_id or settings.ingest_client_id,
+            self.queue,
+            self.counters,
+            group=settings.ingest_shared_group,
+            topic_root=topic_root,
+        )
+        self._stop = threading.Event()
+        self._writer = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
+        self._conn: Conn | None = None
+        self._registry_conn = connect(settings)
+        self.registry = Registry(self._registry_conn)
+        self.decoder = Decoder(self.registry, settings.max_clock_skew_s, settings.max_age_days)
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self) -> None:
+        self._conn = self._connect()
+        self._writer.start()
+        self.source.start()
+
+    def stop(self, drain_s: float = 10.0) -> None:
+        """Stop taking messages, write what was taken, then close."""
+        self.source.stop()
+        deadline = time.monotonic() + drain_s
+        while not self.queue.empty() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self._stop.set()
+        self._writer.join(timeout=drain_s + 5)
+        if self._conn is not None:
+            self._conn.close()
+        self._registry_conn.close()
+
+    def stats(self) -> dict[str, object]:
+        return self.counters.snapshot(self.queue.qsize())
+
+    # -- the writer ----------------------------------------------------------------------
+    def _connect(self) -> Conn:
+        conn = connect(self.settings)
+        prepare(conn)
+        return conn
+
+    def _take(self) -> list[Received]:
+        limit = self.settings.ingest_batch_rows
+        deadline = time.monotonic() + self.settings.ingest_batch_ms / 1000
+        batch: list[Received] = []
+        size = 0
+        while len(batch) < limit and size < _MAX_BATCH_BYTES:
+            timeout = deadline - time.monotonic()
+            if timeout <= 0:
+                break
+            try:
+                msg = self.queue.get(timeout=timeout)
+            except queue.Empty:
+                break
+            batch.append(msg)
+            size += len(msg.payload)
+        return batch
+
+    def _run(self) -> None:
+        while not (self._stop.is_set() and self.queue.empty()):
+            batch = self._take()
+            if not batch:
+                continue
+            started = time.monotonic()
+            decoded = self.decoder.decode(batch)
+            written = self._write_until_done(decoded)
+            if written is None:
+                return  # stopping with the database down: unacknowledged means redelivered
+            self.source.ack(batch)
+            self._count(batch, decoded.records, written, time.monotonic() - started, decoded)
+
+    def _write_until_done(self, decoded: Decoded) -> Written | None:
+        """Retry while the database is away (back-pressure builds up behind us meanwhile)."""
+        delay = 0.2
+        while True:
+            try:
+                if self._conn is None or self._conn.closed:
+                    self._conn = self._connect()
+                return write(self._conn, decoded)
+            except (psycopg.OperationalError, ConfigError):
+                self.counters.write_retries += 1
+                if self._conn is not None:
+                    self._conn.close()
+                self._conn = None
+                if self._stop.is_set():
+                    return None
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    def _count(self, batch: list[Received], records: int, w: Written, seconds: float,
+               decoded: Decoded) -> None:  # fmt: skip
+        c = self.counters
+        with c._lock:
+            c.records += records
+            c.readings_stored += w.readings
+            c.reading_duplicates += w.reading_duplicates
+            c.events_stored += w.events
+            c.event_duplicates += w.event_duplicates
+            for r in decoded.rejections:
+                c.rejected[r.kind] += 1
+            c.batches += 1
+            c.batch_seconds_sum += seconds
+            c.batch_seconds_max = max(c.batch_seconds_max, seconds)
