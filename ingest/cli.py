@@ -18,19 +18,19 @@ from ingest.service import IngestService
 
 def ingest(
     client_id: Annotated[str | None, typer.Option(help="MQTT client id (keys the session)")] = None,
-    topic_root: Annotated[str, typer.Option(help="e.g. gw/v1/330203001001 to shard")] = "gw/v1",
+    namespace: Annotated[str, typer.Option(help="topic prefix before gw/v1 (e.g. 'site-a/')")] = "",
     report_s: Annotated[float, typer.Option(help="print counters this often")] = 10.0,
 ) -> None:
     """Consume device feeds into the database (QoS 1, persistent session, dead letters)."""
     settings = load_settings()
     with connect(settings) as conn:
         migrate(conn, settings)
-    service = IngestService(settings, topic_root=topic_root, client_id=client_id)
+    service = IngestService(settings, namespace=namespace, client_id=client_id)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     service.start()
-    print(f"ingest: {len(service.registry):,} devices registered; consuming {topic_root}/#",
+    print(f"ingest: {len(service.registry):,} devices registered; consuming {namespace}gw/v1/#",
           flush=True)  # fmt: skip
     while not stop.wait(report_s):
         print(orjson.dumps({"t": round(time.time(), 1), **service.stats()}).decode(), flush=True)

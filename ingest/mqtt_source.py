@@ -28,13 +28,15 @@ class MqttSource:
         out: queue.Queue[Received],
         counters: IngestCounters,
         group: str | None = "gridwatch",
-        topic_root: str = "gw/v1",
+        namespace: str = "",
     ) -> None:
         self.out = out
         self.counters = counters
         self.generation = 0
         self.connected = threading.Event()
-        self._topic = subscription(topic_root)
+        # A namespace prefixes every topic (tests share one broker); it is removed on receipt.
+        self._namespace = namespace
+        self._topic = namespace + subscription()
         if group:
             self._topic = f"$share/{group}/{self._topic}"
         self.client = mqtt.Client(
@@ -91,7 +93,8 @@ class MqttSource:
         self.connected.clear()
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
-        item = Received(msg.topic, bytes(msg.payload), msg.mid, msg.qos,
+        topic = msg.topic[len(self._namespace) :] if self._namespace else msg.topic
+        item = Received(topic, bytes(msg.payload), msg.mid, msg.qos,
                         dt.datetime.now(dt.UTC), self.generation)  # fmt: skip
         self.counters.received += 1
         try:

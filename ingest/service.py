@@ -27,7 +27,7 @@ _MAX_BATCH_BYTES = 4 << 20
 
 
 class IngestService:
-    def __init__(self, settings: Settings, topic_root: str = "gw/v1",
+    def __init__(self, settings: Settings, namespace: str = "",
                  client_id: str | None = None) -> None:  # fmt: skip
         self.settings = settings
         self.counters = IngestCounters()
@@ -38,7 +38,7 @@ class IngestService:
             self.queue,
             self.counters,
             group=settings.ingest_shared_group,
-            topic_root=topic_root,
+            namespace=namespace,
         )
         self._stop = threading.Event()
         self._writer = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
