@@ -102,7 +102,7 @@ class IngestService:
             if written is None:
                 return  # stopping with the database down: unacknowledged means redelivered
             self.source.ack(batch)
-            self._count(batch, decoded.records, written, time.monotonic() - started, decoded)
+            self._count(written, time.monotonic() - started, decoded)
 
     def _write_until_done(self, decoded: Decoded) -> Written | None:
         """Retry while the database is away (back-pressure builds up behind us meanwhile)."""
@@ -122,11 +122,10 @@ class IngestService:
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    def _count(self, batch: list[Received], records: int, w: Written, seconds: float,
-               decoded: Decoded) -> None:  # fmt: skip
+    def _count(self, w: Written, seconds: float, decoded: Decoded) -> None:
         c = self.counters
         with c._lock:
-            c.records += records
+            c.records += decoded.records
             c.readings_stored += w.readings
             c.reading_duplicates += w.reading_duplicates
             c.events_stored += w.events
