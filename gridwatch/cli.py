@@ -19,6 +19,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Schema and storage backend.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+bench_app = typer.Typer(
+    help="Benchmarks: each measures the machine's limits in the same run.", no_args_is_help=True
+)
+app.add_typer(bench_app, name="bench")
 
 
 @db_app.command("migrate")
@@ -51,7 +55,7 @@ def _register_stages() -> None:
 
     app.command("demo")(demo)
     register_simulators(app)
-    register_ingest(app)
+    register_ingest(app, bench_app)
 
 
 def main() -> None:

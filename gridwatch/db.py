@@ -5,12 +5,13 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import psycopg
+from psycopg.rows import TupleRow
 from psycopg_pool import ConnectionPool
 
 from gridwatch.errors import ConfigError
 from gridwatch.settings import Settings
 
-Conn = psycopg.Connection[tuple[object, ...]]
+Conn = psycopg.Connection[TupleRow]
 
 _SETTING = "GRIDWATCH_DATABASE_URL"
 

@@ -38,5 +38,27 @@ def ingest(
     print(orjson.dumps(service.stats()).decode(), flush=True)
 
 
-def register(app: typer.Typer) -> None:
+def bench_ingest(
+    mode: Annotated[str, typer.Option(help="direct or gateway")] = "gateway",
+    readings: Annotated[int, typer.Option(help="readings in the stream")] = 500_000,
+    seed: Annotated[int, typer.Option()] = 1,
+    json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Readings/s stored end to end, beside Mosquitto's C clients, bare paho and bare COPY."""
+    from ingest.bench import bench_ingest as run_bench
+
+    if mode not in ("direct", "gateway"):
+        raise typer.BadParameter("mode must be direct or gateway")
+    log = (lambda *_: None) if json else print
+    result = run_bench(load_settings(), "direct" if mode == "direct" else "gateway", readings,
+                       seed, log=log)  # fmt: skip
+    if json:
+        print(orjson.dumps(result).decode())
+        return
+    for key, value in result.items():
+        print(f"{key:>22}: {value:,}" if isinstance(value, int) else f"{key:>22}: {value}")
+
+
+def register(app: typer.Typer, bench: typer.Typer) -> None:
     app.command("ingest")(ingest)
+    bench.command("ingest")(bench_ingest)

@@ -37,7 +37,7 @@ class Registry:
                 " FROM device WHERE retired_at IS NULL"
             )
             self._devices = {str(r[0]): DeviceRef(int(str(r[1])), str(r[2]), str(r[3]),
-                                                  r[4] and str(r[4]))  # type: ignore[arg-type]
+                                                  r[4] and str(r[4]))
                              for r in cur}  # fmt: skip
             self._gateways = {
                 str(r[0]): str(r[1])
@@ -64,7 +64,7 @@ class Registry:
             ).fetchone()
         if row is None:
             return None
-        ref = DeviceRef(int(str(row[0])), str(row[1]), str(row[2]), row[3] and str(row[3]))  # type: ignore[arg-type]
+        ref = DeviceRef(int(str(row[0])), str(row[1]), str(row[2]), row[3] and str(row[3]))
         self._devices[device_id] = ref
         return ref
 

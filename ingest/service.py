@@ -1,7 +1,9 @@
 """The ingest service: MQTT source → bounded queue → decode → store → acknowledge.
 
-One writer thread owns the database connection. A batch is acknowledged to the broker only
-after its transaction commits, so a crash at any point means redelivery, never loss; and
+A decoder thread turns queued messages into batches of rows while one writer thread, which
+owns the database connection, writes the previous batch: the two overlap because the writer
+mostly waits on the server. A batch is acknowledged to the broker only after its transaction
+commits, in arrival order, so a crash at any point means redelivery, never loss; and
 storage de-duplicates, so redelivery never means a reading stored twice.
 """
 
@@ -41,7 +43,11 @@ class IngestService:
             namespace=namespace,
         )
         self._stop = threading.Event()
-        self._writer = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
+        # Two decoded batches in hand at most: the writer's back-pressure reaches the broker.
+        self._decoded: queue.Queue[tuple[list[Received], Decoded, float]] = queue.Queue(2)
+        self._decoder = threading.Thread(target=self._decode_loop, name="ingest-decoder",
+                                         daemon=True)  # fmt: skip
+        self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
         self._conn: Conn | None = None
         self._registry_conn = connect(settings)
         self.registry = Registry(self._registry_conn)
@@ -50,6 +56,7 @@ class IngestService:
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
         self._conn = self._connect()
+        self._decoder.start()
         self._writer.start()
         self.source.start()
 
@@ -60,6 +67,7 @@ class IngestService:
         while not self.queue.empty() and time.monotonic() < deadline:
             time.sleep(0.02)
         self._stop.set()
+        self._decoder.join(timeout=drain_s + 5)
         self._writer.join(timeout=drain_s + 5)
         if self._conn is not None:
             self._conn.close()
@@ -91,13 +99,18 @@ class IngestService:
             size += len(msg.payload)
         return batch
 
-    def _run(self) -> None:
+    def _decode_loop(self) -> None:
         while not (self._stop.is_set() and self.queue.empty()):
             batch = self._take()
-            if not batch:
+            if batch:
+                self._decoded.put((batch, self.decoder.decode(batch), time.monotonic()))
+
+    def _write_loop(self) -> None:
+        while self._decoder.is_alive() or not self._decoded.empty():
+            try:
+                batch, decoded, started = self._decoded.get(timeout=0.1)
+            except queue.Empty:
                 continue
-            started = time.monotonic()
-            decoded = self.decoder.decode(batch)
             written = self._write_until_done(decoded)
             if written is None:
                 return  # stopping with the database down: unacknowledged means redelivered

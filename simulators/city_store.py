@@ -123,5 +123,5 @@ def city_summary(conn: Conn) -> dict[str, int]:
         out[str(level)] = int(str(n))
     for dtype, n in conn.execute("SELECT device_type, count(*) FROM device GROUP BY 1"):
         out[f"devices.{dtype}"] = int(str(n))
-    out["gateways"] = int(str((conn.execute("SELECT count(*) FROM gateway").fetchone() or (0,))[0]))
+    out["gateways"] = int((conn.execute("SELECT count(*) FROM gateway").fetchone() or (0,))[0])
     return out
