@@ -84,7 +84,8 @@ class Settings(BaseSettings):
         default=50_000, ge=100, description="Bound of the MQTT → writer queue."
     )
     ingest_shared_group: str = Field(
-        default="gridwatch", description="MQTT shared-subscription group of the ingest workers."
+        default="gridwatch",
+        description="MQTT shared-subscription group, used when ingest runs several workers.",
     )
     ingest_client_id: str = Field(
         default="gridwatch-ingest-1", description="Stable MQTT client id: keys the session."

@@ -15,6 +15,8 @@ stream's readings per message.
 
 from __future__ import annotations
 
+import os
+import queue
 import shutil
 import subprocess
 import tempfile
@@ -33,10 +35,13 @@ from gridwatch.db import Conn, connect
 from gridwatch.local_services import services_for
 from gridwatch.schema.migrate import migrate
 from gridwatch.settings import MqttEndpoint, Settings
+from ingest.counters import IngestCounters
 from ingest.decode import Decoder
+from ingest.mqtt_source import MqttSource
 from ingest.registry import Registry
 from ingest.service import IngestService
 from ingest.store import READING_TYPES, copy_rows
+from ingest.workers import IngestWorkers
 from simulators.city import generate
 from simulators.city_store import load_fleet, write_city
 from simulators.engine import Mode, Simulation
@@ -97,13 +102,15 @@ def scale_for(mode: Mode, readings: int) -> float:
 # -- the parts --------------------------------------------------------------------------
 
 
-def mosquitto_c_rate(endpoint: MqttEndpoint, stream: Stream, work: Path) -> float | None:
-    """Messages/s through the broker with its own C clients (None if they are not installed)."""
+def mosquitto_c_rate(endpoint: MqttEndpoint, stream: Stream) -> float | None:
+    """Messages/s through the broker with its own C clients (None if they are not installed).
+
+    mosquitto_pub -l (2.0.11) drops what it has not sent yet when stdin ends, so stdin is
+    held open until the subscriber has counted every message.
+    """
     pub, sub = shutil.which("mosquitto_pub"), shutil.which("mosquitto_sub")
     if pub is None or sub is None:
         return None
-    lines = work / "payloads.txt"
-    lines.write_bytes(b"\n".join(stream.payloads) + b"\n")
     topic = f"bench-c/{uuid.uuid4().hex[:8]}"
     host = ["-h", endpoint.host, "-p", str(endpoint.port)]
     n = len(stream.payloads)
@@ -111,11 +118,21 @@ def mosquitto_c_rate(endpoint: MqttEndpoint, stream: Stream, work: Path) -> floa
         [sub, *host, "-q", "1", "-t", topic, "-C", str(n)], stdout=subprocess.DEVNULL
     )
     time.sleep(0.5)  # subscribed before the first message
+    sender = subprocess.Popen([pub, *host, "-q", "1", "-t", topic, "-l"], stdin=subprocess.PIPE)
+    assert sender.stdin is not None
     t0 = time.perf_counter()
-    with lines.open("rb") as stdin:
-        subprocess.run([pub, *host, "-q", "1", "-t", topic, "-l"], stdin=stdin, check=True)
-    receiver.wait(timeout=600)
-    return n / (time.perf_counter() - t0)
+    try:
+        for payload in stream.payloads:
+            sender.stdin.write(payload + b"\n")
+        sender.stdin.flush()
+        receiver.wait(timeout=600)
+        return n / (time.perf_counter() - t0)
+    except subprocess.TimeoutExpired:
+        return None
+    finally:
+        receiver.kill()
+        sender.stdin.close()
+        sender.wait(timeout=30)
 
 
 class _Counter:
@@ -203,10 +220,10 @@ def bench_ingest(base: Settings, mode: Mode, readings: int, seed: int = 1,
         private = base.model_copy(update={"database_url": None, "mqtt_url": None,
                                           "data_dir": work})  # fmt: skip
         with services_for(private, log=False) as settings:
-            return _bench(settings, mode, readings, seed, work, log)
+            return _bench(settings, mode, readings, seed, log)
 
 
-def _bench(settings: Settings, mode: Mode, readings: int, seed: int, work: Path,
+def _bench(settings: Settings, mode: Mode, readings: int, seed: int,
            log: Any) -> dict[str, Any]:  # fmt: skip
     with connect(settings) as conn:
         migrate(conn, settings)
@@ -218,19 +235,20 @@ def _bench(settings: Settings, mode: Mode, readings: int, seed: int, work: Path,
     log(f"stream: {stream.readings:,} readings in {n_msgs:,} {mode} messages "
         f"from {len(city.fleet):,} devices")  # fmt: skip
 
-    c_rate = mosquitto_c_rate(settings.mqtt, stream, work)
+    c_rate = mosquitto_c_rate(settings.mqtt, stream)
     log(f"mosquitto C clients: {c_rate or 0:,.0f} msg/s")
 
-    # Register both persistent sessions, then fill their queues while they are away.
+    # Register every persistent session, then fill their queues while they are away. Each
+    # ingest configuration has a shared group of its own, so each gets the whole stream.
     ns = "bench/"
+    workers = max(1, os.cpu_count() or 1)
+    many = settings.model_copy(update={"ingest_shared_group": "bench-many"})
     counter = _Counter(settings.mqtt, "bench-paho-bare", ns + "gw/v1/#")
     counter.run()
     time.sleep(0.3)
     counter.stop()
-    service = IngestService(settings, namespace=ns, client_id="bench-ingest")
-    service.source.start()
-    time.sleep(0.3)
-    service.source.stop()
+    _register(settings, ns, ["bench-one"], shared=False)
+    _register(many, ns, [f"bench-many-{i}" for i in range(workers)], shared=True)
     pub_rate = _publish(settings.mqtt, ns, stream)
     log(f"published (paho QoS 1): {pub_rate:,.0f} msg/s")
 
@@ -246,41 +264,74 @@ def _bench(settings: Settings, mode: Mode, readings: int, seed: int, work: Path,
     copy_rate = copy_bare_rate(settings, rows, settings.ingest_batch_rows)
     log(f"bare binary COPY: {copy_rate:,.0f} rows/s")
 
-    service = IngestService(settings, namespace=ns, client_id="bench-ingest")
-    t0 = time.perf_counter()
-    service.start()
-    last, last_change = -1, time.perf_counter()
-    while service.counters.readings_stored < stream.readings:
-        time.sleep(0.02)
-        now_stored = service.counters.readings_stored
-        if now_stored != last:
-            last, last_change = now_stored, time.perf_counter()
-        elif time.perf_counter() - last_change > 30:
-            break  # stalled: report what was lost rather than hang
-    elapsed = time.perf_counter() - t0
-    stats = service.stats()
-    service.stop()
+    single = IngestService(settings, namespace=ns, client_id="bench-one")
+    one_rate, _, _ = _drain(single, stream.readings)
+    one_total, one_distinct = _stored(settings)
+    log(f"ingest, 1 process: {one_rate:,.0f} readings/s")
+    with connect(settings) as conn:
+        conn.execute("TRUNCATE reading")
+    pool = IngestWorkers(many, workers, namespace=ns, client_id="bench-many")
+    ingest_rate, elapsed, stats = _drain(pool, stream.readings)
     total, distinct = _stored(settings)
-    ingest_rate = service.counters.readings_stored / elapsed
+    log(f"ingest, {workers} processes: {ingest_rate:,.0f} readings/s")
     result: dict[str, Any] = {
         "mode": mode,
         "readings": stream.readings,
         "messages": n_msgs,
         "readings_per_message": round(per, 2),
+        "workers": workers,
         "readings_per_s": round(ingest_rate),
+        "readings_per_s_one_process": round(one_rate),
         "mosquitto_c_per_s": round(c_rate * per) if c_rate else None,
         "paho_bare_per_s": round(paho_rate * per),
         "copy_bare_per_s": round(copy_rate),
         "publisher_per_s": round(pub_rate * per),
-        "lost": stream.readings - distinct,
-        "duplicates_stored": total - distinct,
+        "lost": stream.readings - distinct + stream.readings - one_distinct,
+        "duplicates_stored": total - distinct + one_total - one_distinct,
         "rejected": stats["rejected"],
-        "batch_seconds_avg": round(float(stats["batch_seconds_avg"]), 4),  # type: ignore[arg-type]
-        "batch_seconds_max": round(float(stats["batch_seconds_max"]), 4),  # type: ignore[arg-type]
+        "batch_seconds_avg": round(float(stats["batch_seconds_avg"]), 4),
+        "batch_seconds_max": round(float(stats["batch_seconds_max"]), 4),
         "seconds": round(elapsed, 2),
     }
     result["vs_paho_bare"] = round(ingest_rate / (paho_rate * per), 3)
+    result["vs_paho_bare_one_process"] = round(one_rate / (paho_rate * per), 3)
     result["vs_copy_bare"] = round(ingest_rate / copy_rate, 3)
     if c_rate:
         result["vs_mosquitto_c"] = round(ingest_rate / (c_rate * per), 3)
     return result
+
+
+def _register(settings: Settings, namespace: str, client_ids: list[str], shared: bool) -> None:
+    """Create persistent sessions subscribed as ingest subscribes, then leave."""
+    for cid in client_ids:
+        source = MqttSource(settings.mqtt, cid, queue.Queue(), IngestCounters(),
+                            group=settings.ingest_shared_group if shared else None,
+                            namespace=namespace)  # fmt: skip
+        source.start()
+        time.sleep(0.3)
+        source.stop()
+
+
+def _drain(
+    runner: IngestService | IngestWorkers, expected: int
+) -> tuple[float, float, dict[str, Any]]:
+    """Start `runner` on its pre-filled session; (readings/s, seconds, stats) once all stored.
+
+    The clock starts once every process is up and connected (spawning Python processes is
+    not ingest work); what was stored meanwhile is not counted in the rate.
+    """
+    runner.start()
+    t0 = time.perf_counter()
+    stored = base = int(runner.stats()["readings_stored"])
+    last, last_change = -1, t0
+    while stored < expected:
+        time.sleep(0.02)
+        stored = int(runner.stats()["readings_stored"])
+        if stored != last:
+            last, last_change = stored, time.perf_counter()
+        elif time.perf_counter() - last_change > 30:
+            break  # stalled: report what was lost rather than hang
+    elapsed = time.perf_counter() - t0
+    runner.stop()
+    stats = runner.stats()
+    return (stored - base) / elapsed, elapsed, stats

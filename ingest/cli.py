@@ -14,24 +14,32 @@ from gridwatch.db import connect
 from gridwatch.schema.migrate import migrate
 from gridwatch.settings import load_settings
 from ingest.service import IngestService
+from ingest.workers import IngestWorkers
 
 
 def ingest(
     client_id: Annotated[str | None, typer.Option(help="MQTT client id (keys the session)")] = None,
     namespace: Annotated[str, typer.Option(help="topic prefix before gw/v1 (e.g. 'site-a/')")] = "",
     report_s: Annotated[float, typer.Option(help="print counters this often")] = 10.0,
+    workers: Annotated[
+        int, typer.Option(min=1, help="processes sharing the subscription (one per core)")
+    ] = 1,
 ) -> None:
     """Consume device feeds into the database (QoS 1, persistent session, dead letters)."""
     settings = load_settings()
     with connect(settings) as conn:
         migrate(conn, settings)
-    service = IngestService(settings, namespace=namespace, client_id=client_id)
+    service: IngestService | IngestWorkers
+    if workers == 1:
+        service = IngestService(settings, namespace=namespace, client_id=client_id)
+    else:
+        service = IngestWorkers(settings, workers, namespace=namespace, client_id=client_id)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     service.start()
-    print(f"ingest: {len(service.registry):,} devices registered; consuming {namespace}gw/v1/#",
-          flush=True)  # fmt: skip
+    print(f"ingest: {service.devices:,} devices registered; consuming {namespace}gw/v1/#"
+          f" with {workers} worker(s)", flush=True)  # fmt: skip
     while not stop.wait(report_s):
         print(orjson.dumps({"t": round(time.time(), 1), **service.stats()}).decode(), flush=True)
     service.stop()

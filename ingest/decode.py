@@ -17,7 +17,8 @@ from gridwatch.contract import BatchRecord, Event, GatewayBatch, Status, Telemet
 from ingest.messages import Decoded, Received, Rejection
 from ingest.registry import DeviceRef, Registry
 
-_TELEMETRY_KEYS = {"device", "type", "channel", "ts", "seq", "metrics"}
+_TELEMETRY_KEYS = {"ts", "seq", "metrics"}
+_RECORD_KEYS = {"device", "type", "channel", *_TELEMETRY_KEYS}
 
 
 class Invalid(Exception):
@@ -71,6 +72,14 @@ class Decoder:
             raise Invalid("invalid payload: expected a JSON object")
         if topic.is_gateway:
             self._gateway(msg, topic, body, out)
+            return
+        if (
+            topic.channel == "telemetry"
+            and body.keys() == _TELEMETRY_KEYS
+            and self._fast_telemetry(
+                body, topic.device_id, topic.device_type, topic.community, msg.received_at, out
+            )
+        ):
             return
         ref = self._device(topic.device_id, topic.device_type, topic.community)
         self._record(ref, topic.channel, body, msg.received_at, out)
@@ -154,7 +163,14 @@ class Decoder:
         if not isinstance(records, list) or not records:
             raise Invalid("invalid payload: records: must be a non-empty list")
         for i, raw in enumerate(records):
-            if self._fast_telemetry(raw, topic.community, msg.received_at, out):
+            if (
+                isinstance(raw, dict)
+                and raw.keys() == _RECORD_KEYS
+                and raw["channel"] == "telemetry"
+                and self._fast_telemetry(
+                    raw, raw["device"], raw["type"], topic.community, msg.received_at, out
+                )
+            ):
                 continue
             try:
                 rec = BatchRecord.model_validate(raw)
@@ -167,21 +183,20 @@ class Decoder:
                 device = raw.get("device") if isinstance(raw, dict) else None
                 out.rejections.append(self._reject(msg, f"record {i}: {exc}", str(device)))
 
-    def _fast_telemetry(self, raw: object, community: str, now: dt.datetime, out: Decoded) -> bool:
+    def _fast_telemetry(self, body: dict[str, Any], device_id: object, device_type: object,
+                        community: str, now: dt.datetime, out: Decoded) -> bool:  # fmt: skip
         """The common case — a well-formed telemetry record — without pydantic (4x faster).
 
         Anything unusual returns False, and the record takes the validating path, which
         accepts or rejects it with the precise reason; so this path never decides a rejection.
         """
-        if not isinstance(raw, dict) or raw.keys() != _TELEMETRY_KEYS:
-            return False
-        if raw["channel"] != "telemetry":
-            return False
-        ts_s, seq, metrics = raw.get("ts"), raw.get("seq"), raw.get("metrics")
+        ts_s, seq, metrics = body["ts"], body["seq"], body["metrics"]
         if type(ts_s) is not str or type(seq) is not int or type(metrics) is not dict:
             return False
-        ref = self.registry.device(raw.get("device"))  # type: ignore[arg-type]
-        if ref is None or ref.device_type != raw.get("type") or ref.community != community:
+        if type(device_id) is not str:
+            return False
+        ref = self.registry.device(device_id)
+        if ref is None or ref.device_type != device_type or ref.community != community:
             return False
         if not 0 <= seq < 2**63 or not 0 < len(metrics) <= 64:
             return False

@@ -27,7 +27,7 @@ class MqttSource:
         client_id: str,
         out: queue.Queue[Received],
         counters: IngestCounters,
-        group: str | None = "gridwatch",
+        group: str | None = None,
         namespace: str = "",
     ) -> None:
         self.out = out

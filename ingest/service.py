@@ -12,6 +12,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from typing import Any
 
 import psycopg
 
@@ -29,8 +30,14 @@ _MAX_BATCH_BYTES = 4 << 20
 
 
 class IngestService:
-    def __init__(self, settings: Settings, namespace: str = "",
-                 client_id: str | None = None) -> None:  # fmt: skip
+    def __init__(self, settings: Settings, namespace: str = "", client_id: str | None = None,
+                 shared: bool = False) -> None:  # fmt: skip
+        """`shared`: subscribe in the settings' shared group, as one of several workers.
+
+        A lone consumer subscribes plainly: Mosquitto (2.0) restores plain subscriptions of
+        persistent sessions after its own restart, but not shared ones, so only a plain
+        subscription keeps what devices publish between a broker restart and our reconnect.
+        """
         self.settings = settings
         self.counters = IngestCounters()
         self.queue: queue.Queue[Received] = queue.Queue(settings.ingest_queue_messages)
@@ -39,7 +46,7 @@ class IngestService:
             client_id or settings.ingest_client_id,
             self.queue,
             self.counters,
-            group=settings.ingest_shared_group,
+            group=settings.ingest_shared_group if shared else None,
             namespace=namespace,
         )
         self._stop = threading.Event()
@@ -73,7 +80,11 @@ class IngestService:
             self._conn.close()
         self._registry_conn.close()
 
-    def stats(self) -> dict[str, object]:
+    @property
+    def devices(self) -> int:
+        return len(self.registry)
+
+    def stats(self) -> dict[str, Any]:
         return self.counters.snapshot(self.queue.qsize())
 
     # -- the writer ----------------------------------------------------------------------

@@ -66,6 +66,12 @@ def _stream(city_conn: Conn, topic_root: str, minutes: float, mode: str = "gatew
     return [(f"{topic_root}/{m.topic}", m.payload, m.records) for m in out]
 
 
+def _readings(msgs: list[tuple[str, bytes, int]]) -> int:
+    """Readings carried by a stream of direct messages and gateway batches."""
+    docs = (orjson.loads(p) for _, p, _ in msgs)
+    return sum(len(r.get("metrics", {})) for d in docs for r in d.get("records", [d]))
+
+
 def test_every_reading_stored_once_despite_redelivery(
     service: IngestService, settings: Settings, city_conn: Conn, topic_root: str
 ) -> None:
@@ -77,8 +83,7 @@ def test_every_reading_stored_once_despite_redelivery(
         pub.publish(topic, payload)
     pub.flush()
     pub.close()
-    expected_rows = sum(len(r["metrics"]) for _, p, _ in msgs for r in orjson.loads(p).get(
-        "records", [orjson.loads(p)]) if "metrics" in r)  # fmt: skip
+    expected_rows = _readings(msgs)
     _wait_for(lambda: _count(city_conn, "SELECT count(*) FROM reading") >= expected_rows)
     time.sleep(0.5)
     assert _count(city_conn, "SELECT count(*) FROM reading") == expected_rows
@@ -205,3 +210,30 @@ def test_fuzzed_payloads_never_crash_and_good_ones_pass(
     assert any(r[4] == 1.0 for r in out.readings)
     for r in out.rejections:
         assert r.reason and r.payload in (junk, mutated_bytes)
+
+
+def test_two_workers_split_the_stream_and_store_it_once(
+    settings: Settings, city_conn: Conn, topic_root: str
+) -> None:
+    from ingest.workers import IngestWorkers
+
+    msgs = _stream(city_conn, topic_root, 3)
+    expected = _readings(msgs)
+    group = settings.model_copy(update={"ingest_shared_group": f"g{topic_root}"})
+    pool = IngestWorkers(group, 2, namespace=f"{topic_root}/", client_id=f"w-{topic_root}")
+    pool.start()
+    try:
+        pub = Publisher(settings.mqtt, f"pub-{uuid.uuid4().hex[:8]}")
+        for topic, payload, _ in msgs:
+            pub.publish(topic, payload)
+        pub.flush()
+        pub.close()
+        _wait_for(lambda: _count(city_conn, "SELECT count(*) FROM reading") >= expected)
+        time.sleep(0.5)
+    finally:
+        pool.stop()
+    assert _count(city_conn, "SELECT count(*) FROM reading") == expected
+    stats = pool.stats()
+    assert stats["workers"] == 2 and stats["readings_stored"] == expected
+    per_worker = [s["received"] for s in pool._latest.values()]
+    assert len(per_worker) == 2 and all(n > 0 for n in per_worker)  # the broker split the load
