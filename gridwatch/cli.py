@@ -49,6 +49,7 @@ def db_info() -> None:
 
 def _register_stages() -> None:
     # Imported here so that a stage's import cost is paid once, by the command itself.
+    from detectors.cli import register as register_detectors
     from gridwatch.demo import demo
     from ingest.cli import register as register_ingest
     from simulators.cli import register as register_simulators
@@ -56,6 +57,7 @@ def _register_stages() -> None:
     app.command("demo")(demo)
     register_simulators(app)
     register_ingest(app, bench_app)
+    register_detectors(app, bench_app)
 
 
 def main() -> None:
