@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import resource
 import time
 from pathlib import Path
@@ -23,7 +24,7 @@ def bench_nab(root: Path) -> dict[str, Any]:
     t0 = time.perf_counter()
     rows = 0
     for f in files:
-        csv_rows = ([str(t), repr(float(v))] for t, v in zip(f.timestamps, f.values, strict=True))
+        csv_rows = ([_iso(t), repr(float(v))] for t, v in zip(f.timestamps, f.values, strict=True))
         scores = np.array([s for _, s, _ in detect_rows(csv_rows, ["t", "value"], "t")])
         scored.append(ScoredFile(scores, f.windows))
         rows += len(scores)
@@ -37,6 +38,10 @@ def bench_nab(root: Path) -> dict[str, Any]:
     result["live_threshold"] = TelemetryDetector().threshold
     result["seconds"] = round(seconds, 1)
     return result
+
+
+def _iso(t: float) -> str:
+    return dt.datetime.fromtimestamp(t, dt.UTC).isoformat()
 
 
 def _rss_bytes() -> int:

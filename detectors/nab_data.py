@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import csv
-import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import orjson
+
+from detectors.csv_stream import parse_ts
 
 
 @dataclass(frozen=True)
@@ -18,18 +19,6 @@ class NabFile:
     timestamps: npt.NDArray[np.float64]  # epoch seconds
     values: npt.NDArray[np.float64]
     windows: list[tuple[int, int]]  # inclusive row ranges
-
-
-def parse_ts(text: str) -> float:
-    """NAB's and most CSVs' timestamps, naive ones read as UTC.
-
-    >>> parse_ts("2014-03-07 03:41:00.000000")
-    1394163660.0
-    """
-    t = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=dt.UTC)
-    return t.timestamp()
 
 
 def load(root: Path) -> list[NabFile]:

@@ -42,22 +42,36 @@ class Scored:
 
 
 class TelemetryDetector:
-    def __init__(self, threshold: float = 0.75) -> None:
+    """`learn_s`: a series decides nothing until it has been watched this long (when readings
+    come with times), so that a device's first day teaches it its daily rhythm."""
+
+    def __init__(self, threshold: float = 0.75, learn_s: float = 86_400.0) -> None:
         self.threshold = threshold
+        self.learn_s = learn_s
         self.models: dict[str, Model] = {"rarity": Rarity(), "stuck": Stuck()}
+        self.first_seen = np.zeros(0, dtype=np.float64)  # epoch s; NaN: not yet
         self.series = 0
 
     def grow(self, series: int) -> None:
         for m in self.models.values():
             m.grow(series)
+        if series > len(self.first_seen):
+            extra = max(series - len(self.first_seen), len(self.first_seen) // 2)
+            self.first_seen = np.concatenate([self.first_seen, np.full(extra, np.nan)])
         self.series = max(self.series, series)
 
-    def process(self, idx: Index, x: Floats) -> Scored:
-        """Score then learn each reading; `idx` may repeat (taken in order)."""
+    def process(self, idx: Index, x: Floats, t: Floats | None = None) -> Scored:
+        """Score then learn each reading; `idx` may repeat (taken in order); `t`: epoch s."""
         idx = np.asarray(idx, dtype=np.int64)
         x = np.asarray(x, dtype=np.float64)
         if len(idx) and int(idx.max()) >= self.series:
             self.grow(int(idx.max()) + 1)
+        learning = np.zeros(len(idx), dtype=bool)
+        if t is not None:
+            t = np.asarray(t, dtype=np.float64)
+            new = np.isnan(self.first_seen[idx])
+            np.fmin.at(self.first_seen, idx[new], t[new])
+            learning = t - self.first_seen[idx] < self.learn_s
         score = np.zeros(len(idx))
         kind = np.zeros(len(idx), dtype=np.int8)
         for sel in _rounds(idx):
@@ -66,20 +80,22 @@ class TelemetryDetector:
             for m in self.models.values():
                 m.learn(i, v)
             stacked = np.vstack(per_model)
+            stacked[:, learning[sel]] = 0.0
             best = stacked.argmax(axis=0)
             score[sel] = stacked[best, np.arange(len(sel))]
             kind[sel] = np.where(score[sel] >= self.threshold, best + 1, 0)
         return Scored(score, kind, score >= self.threshold)
 
     def nbytes_per_series(self) -> int:
-        return sum(m.nbytes_per_series() for m in self.models.values())
+        return 8 + sum(m.nbytes_per_series() for m in self.models.values())
 
     def save(self, path: Path) -> None:
         """Atomically: a crash while saving leaves the previous state in place."""
         arrays = {f"{name}.{k}": v for name, m in self.models.items() for k, v in m.state().items()}
         tmp = path.with_suffix(".tmp.npz")
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(tmp, series=np.array(self.series), **arrays)  # type: ignore[arg-type]
+        np.savez(tmp, series=np.array(self.series), first_seen=self.first_seen,
+                 **arrays)  # type: ignore[arg-type]  # fmt: skip
         os.replace(tmp, path)
 
     def load(self, path: Path) -> None:
@@ -88,6 +104,7 @@ class TelemetryDetector:
                 prefix = f"{name}."
                 m.restore({k[len(prefix) :]: data[k] for k in data.files if k.startswith(prefix)})
             self.series = int(data["series"])
+            self.first_seen = np.array(data["first_seen"], dtype=np.float64)
 
 
 def _rounds(idx: Index) -> list[Index]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -31,13 +32,16 @@ _MAX_BATCH_BYTES = 4 << 20
 
 class IngestService:
     def __init__(self, settings: Settings, namespace: str = "", client_id: str | None = None,
-                 shared: bool = False) -> None:  # fmt: skip
+                 shared: bool = False,
+                 on_stored: Callable[[Decoded], None] | None = None) -> None:  # fmt: skip
         """`shared`: subscribe in the settings' shared group, as one of several workers.
 
         A lone consumer subscribes plainly: Mosquitto (2.0) restores plain subscriptions of
         persistent sessions after its own restart, but not shared ones, so only a plain
         subscription keeps what devices publish between a broker restart and our reconnect.
+        `on_stored` gets each batch once it is committed (the detectors' input).
         """
+        self.on_stored = on_stored
         self.settings = settings
         self.counters = IngestCounters()
         self.queue: queue.Queue[Received] = queue.Queue(settings.ingest_queue_messages)
@@ -126,6 +130,8 @@ class IngestService:
             if written is None:
                 return  # stopping with the database down: unacknowledged means redelivered
             self.source.ack(batch)
+            if self.on_stored is not None:
+                self.on_stored(decoded)
             self._count(written, time.monotonic() - started, decoded)
 
     def _write_until_done(self, decoded: Decoded) -> Written | None:

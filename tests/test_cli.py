@@ -1,8 +1,11 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from gridwatch.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _gridwatch(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -23,7 +26,8 @@ def test_db_info_prints_backend_and_schema(settings: Settings) -> None:
     lines = out.stdout.splitlines()
     assert lines[0].split()[:2][0] == "backend:"
     assert lines[0].split()[1] in ("postgres", "timescaledb")
-    assert lines[1] == "schema: 2"
+    newest = max(int(p.name[:4]) for p in (ROOT / "gridwatch/schema/sql").glob("*.sql"))
+    assert lines[1] == f"schema: {newest}"
 
 
 def test_migrate_again_applies_nothing(settings: Settings) -> None:

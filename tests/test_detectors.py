@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from pathlib import Path
 
@@ -108,8 +109,9 @@ def test_detect_csv_is_strictly_streaming(tmp_path: Path) -> None:
     with src.open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["when", "a", "b"])
-        for i, v in enumerate(x):
-            w.writerow([f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}Z", v, "" if i % 7 else v * 2])
+        for i, v in enumerate(x):  # every 5 minutes: the spike comes after a day of learning
+            at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=5 * i)
+            w.writerow([at.isoformat(), v, "" if i % 7 else v * 2])
     full = io.StringIO()
     assert detect_csv(src, full, timestamp_column="when") == len(x)
     rows = list(csv.reader(io.StringIO(full.getvalue())))
@@ -131,8 +133,11 @@ def test_detect_csv_says_what_is_wrong(tmp_path: Path) -> None:
     src.write_text("time,value\n1,2\n")
     with pytest.raises(CsvError, match="no column 'timestamp'"):
         detect_csv(src, io.StringIO())
-    src.write_text("timestamp,value\n1,2\n3\n")
+    src.write_text("timestamp,value\n2026-01-01T00:00:00Z,2\n3\n")
     with pytest.raises(CsvError, match="line 3"):
+        detect_csv(src, io.StringIO())
+    src.write_text("timestamp,value\n2026-01-01T00:00:00Z,2\nyesterday,3\n")
+    with pytest.raises(CsvError, match="line 3: 'yesterday' is not a timestamp"):
         detect_csv(src, io.StringIO())
 
 

@@ -1,0 +1,261 @@
+"""Live detection: stored batches in, device signals out.
+
+Ingest hands each committed batch to `feed` (a bounded queue: a slow detector slows ingest
+down rather than losing input). A thread scores telemetry with the default detector, maps
+events through the catalogue, and keeps the silence watch; signals are written to
+`device_signal`. A series that keeps being anomalous signals again only after `repeat_s`:
+the correlator hears of a condition, not of every reading of it. The learned state is saved
+every `save_every_s` and on stop, and restored on start.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import queue
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import orjson
+
+from detectors.events import classify
+from detectors.fleet import Fleet, load_fleet_arrays
+from detectors.silence import Outage, Silence
+from detectors.telemetry import KINDS, TelemetryDetector
+from gridwatch.catalogue import METRICS_BY_ID
+from gridwatch.db import Conn, connect
+from gridwatch.settings import Settings
+from ingest.messages import Decoded
+from ingest.store import copy_rows
+
+log = logging.getLogger(__name__)
+
+SIGNAL_COLUMNS = (
+    "at, scope, device_key, gateway_id, grid_code, microgrid_code, source, kind, severity,"
+    " state, metric_id, value, score, code, detail"
+)
+_SIGNAL_TYPES = ["timestamptz", "text", "int4", "text", "text", "text", "text", "text", "text",
+                 "text", "int2", "float8", "float4", "text", "jsonb"]  # fmt: skip
+Signal = tuple[Any, ...]
+
+
+class DetectionService:
+    def __init__(self, settings: Settings, repeat_s: float = 600.0, scan_s: float = 5.0,
+                 save_every_s: float = 60.0) -> None:  # fmt: skip
+        self.settings = settings
+        self.repeat_s = repeat_s
+        self.scan_s = scan_s
+        self.save_every_s = save_every_s
+        self.state_path = settings.data_dir / "detector-state.npz"
+        self.queue: queue.Queue[Decoded] = queue.Queue(16)
+        self.counters: Counter[str] = Counter()
+        self._conn: Conn = connect(settings)
+        self.fleet: Fleet = load_fleet_arrays(self._conn)
+        self.detector = TelemetryDetector()
+        if self.state_path.exists():
+            self.detector.load(self.state_path)
+            self.counters["state_restored"] = 1
+        self.detector.grow(self.fleet.series)
+        self._last_signal = np.full(self.fleet.series, -np.inf, dtype=np.float32)
+        self._t0 = time.time()
+        f = self.fleet
+        self.silence = Silence(f.interval_s, f.grid, f.gateway, now=time.time(), tracked=f.known)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="detectors", daemon=True)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
+        self.detector.save(self.state_path)
+        self._conn.close()
+
+    def feed(self, batch: Decoded) -> None:
+        """Called by ingest after each commit."""
+        self.queue.put(batch)
+
+    def stats(self) -> dict[str, int]:
+        return {**self.counters, "queue_depth": self.queue.qsize()}
+
+    # -- the loop --------------------------------------------------------------------------
+    def _loop(self) -> None:
+        next_scan = next_save = time.monotonic()
+        while not (self._stop.is_set() and self.queue.empty()):
+            try:
+                batch = self.queue.get(timeout=0.2)
+            except queue.Empty:
+                batch = None
+            signals: list[Signal] = []
+            try:
+                if batch is not None:
+                    signals += self.process(batch)
+                if time.monotonic() >= next_scan:
+                    signals += self.scan(time.time())
+                    next_scan = time.monotonic() + self.scan_s
+                if signals:
+                    self.write(signals)
+                if time.monotonic() >= next_save:
+                    self.detector.save(self.state_path)
+                    next_save = time.monotonic() + self.save_every_s
+            except Exception:  # keep watching; the failure is logged and counted
+                log.exception("detection batch failed")
+                self.counters["errors"] += 1
+                time.sleep(1.0)
+
+    def process(self, batch: Decoded) -> list[Signal]:
+        out = self._telemetry(batch) if batch.readings else []
+        out += self._events(batch)
+        keys = [s[0] for s in batch.statuses if not s[1]]
+        if keys:
+            out += self._outages(self.silence.last_will(np.array(keys, dtype=np.int64)), "lwt")
+        return out
+
+    def scan(self, now: float) -> list[Signal]:
+        return self._outages(self.silence.scan(now), None)
+
+    def write(self, signals: list[Signal]) -> None:
+        with self._conn.transaction(), self._conn.cursor() as cur:
+            copy_rows(cur, f"device_signal ({SIGNAL_COLUMNS})", _SIGNAL_TYPES, signals)
+        for s in signals:
+            self.counters[f"signals_{s[6]}"] += 1
+
+    # -- sources ---------------------------------------------------------------------------
+    def _telemetry(self, batch: Decoded) -> list[Signal]:
+        rows = batch.readings
+        keys = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
+        metric = np.fromiter((r[2] for r in rows), dtype=np.int64, count=len(rows))
+        values = np.fromiter((r[4] for r in rows), dtype=np.float64, count=len(rows))
+        ts = np.fromiter((r[0].timestamp() for r in rows), dtype=np.float64, count=len(rows))
+        if len(keys) and int(keys.max()) >= self.fleet.size:
+            self._reload()
+        ok = (keys < self.fleet.size) & self.fleet.known[np.minimum(keys, self.fleet.size - 1)]
+        keys, metric, values, ts = keys[ok], metric[ok], values[ok], ts[ok]
+        self.silence.seen(keys, ts)
+        order = np.argsort(ts, kind="stable")  # a series learns in time order
+        keys, metric, values, ts = keys[order], metric[order], values[order], ts[order]
+        series = self.fleet.series_of(keys, metric)
+        scored = self.detector.process(series, values, ts)
+        self.counters["readings_scored"] += len(series)
+        hit = np.flatnonzero(scored.is_anomaly)
+        out: list[Signal] = []
+        for i in hit:
+            s = int(series[i])
+            if ts[i] - self._last_signal[s] < self.repeat_s:
+                continue
+            self._last_signal[s] = ts[i]
+            key, score = int(keys[i]), float(scored.score[i])
+            m = METRICS_BY_ID[int(metric[i])]
+            detail = orjson.dumps({"metric": m.name, "unit": m.unit}).decode()
+            out.append(self._row(dt.datetime.fromtimestamp(ts[i], dt.UTC), "device", key,
+                                 "telemetry", KINDS[scored.kind[i]],
+                                 "medium" if score >= 0.99 else "low", "raised", m.metric_id,
+                                 float(values[i]), score, None, detail))  # fmt: skip
+        return out
+
+    def _events(self, batch: Decoded) -> list[Signal]:
+        out: list[Signal] = []
+        for at, key, _seq, code, standard, state, raw in batch.events:
+            if key >= self.fleet.size or not self.fleet.known[key]:
+                self._reload()
+                if key >= self.fleet.size:
+                    continue
+            detail = orjson.loads(raw) if raw else {}
+            sig = classify(standard, code, state, detail if isinstance(detail, dict) else {})
+            info = orjson.dumps({"label": sig.label, "standard": standard, **(
+                detail if isinstance(detail, dict) else {})}).decode()  # fmt: skip
+            out.append(self._row(at, "device", key, "event", sig.kind, sig.severity,
+                                 state, None, None, None, sig.code, info))  # fmt: skip
+        return out
+
+    def _outages(self, outages: list[Outage], reason: str | None) -> list[Signal]:
+        now = dt.datetime.now(dt.UTC)
+        out: list[Signal] = []
+        f = self.fleet
+        for o in outages:
+            detail = orjson.dumps({"reason": reason or o.reason, "devices": o.devices}).decode()
+            severity = "medium" if o.scope != "device" else "low"
+            if o.scope == "device":
+                out.append(self._row(now, "device", o.target, "silence", "offline", severity,
+                                     o.state, None, None, None, None, detail))  # fmt: skip
+            elif o.scope == "gateway":
+                keys = np.flatnonzero(f.gateway == o.target)
+                grid = f.grids[int(f.grid[keys[0]])] if len(keys) else ""
+                out.append(
+                    (
+                        now,
+                        "gateway",
+                        None,
+                        f.gateways[o.target],
+                        grid,
+                        None,
+                        "silence",
+                        "gateway silent",
+                        severity,
+                        o.state,
+                        None,
+                        None,
+                        None,
+                        None,
+                        detail,
+                    )
+                )
+            else:
+                out.append(
+                    (
+                        now,
+                        "grid",
+                        None,
+                        None,
+                        f.grids[o.target],
+                        None,
+                        "silence",
+                        "grid silent",
+                        "high",
+                        o.state,
+                        None,
+                        None,
+                        None,
+                        None,
+                        detail,
+                    )
+                )
+        return out
+
+    def _row(self, at: dt.datetime, scope: str, key: int, source: str, kind: str,
+             severity: str, state: str, metric_id: int | None, value: float | None,
+             score: float | None, code: str | None, detail: str) -> Signal:  # fmt: skip
+        f = self.fleet
+        gw, micro = int(f.gateway[key]), int(f.microgrid[key])
+        return (at, scope, key, f.gateways[gw] if gw >= 0 else None, f.grids[int(f.grid[key])],
+                f.microgrids[micro] if micro >= 0 else None, source, kind, severity, state,
+                metric_id, value, score, code, detail)  # fmt: skip
+
+    def _reload(self) -> None:
+        """Devices registered since start: take them in (at most once a minute)."""
+        if time.monotonic() - getattr(self, "_reloaded", -1e9) < 60:
+            return
+        self._reloaded = time.monotonic()
+        fleet = load_fleet_arrays(self._conn)
+        if fleet.size <= self.fleet.size:
+            return
+        # Existing keys keep their series numbers only if the layout is unchanged.
+        if not np.array_equal(fleet.base[: self.fleet.size], self.fleet.base):
+            log.warning("device layout changed; restart the detectors to re-index")
+            return
+        self.fleet = fleet
+        self.detector.grow(fleet.series)
+        grown = np.full(fleet.series, -np.inf, dtype=np.float32)
+        grown[: len(self._last_signal)] = self._last_signal
+        self._last_signal = grown
+        old = self.silence
+        self.silence = Silence(fleet.interval_s, fleet.grid, fleet.gateway, now=time.time(),
+                               tracked=fleet.known)  # fmt: skip
+        self.silence.last_seen[: len(old.last_seen)] = old.last_seen
+        self.silence.offline[: len(old.offline)] = old.offline
