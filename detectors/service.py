@@ -16,6 +16,7 @@ import queue
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -44,7 +45,11 @@ Signal = tuple[Any, ...]
 
 class DetectionService:
     def __init__(self, settings: Settings, repeat_s: float = 600.0, scan_s: float = 5.0,
-                 save_every_s: float = 60.0) -> None:  # fmt: skip
+                 save_every_s: float = 60.0,
+                 clock: Callable[[], float] = time.time) -> None:  # fmt: skip
+        """`clock`: when a device is heard from — arrival, not its own (possibly skewed or
+        replayed) timestamps; silence is measured on it."""
+        self.clock = clock
         self.settings = settings
         self.repeat_s = repeat_s
         self.scan_s = scan_s
@@ -62,7 +67,7 @@ class DetectionService:
         self._last_signal = np.full(self.fleet.series, -np.inf, dtype=np.float32)
         self._t0 = time.time()
         f = self.fleet
-        self.silence = Silence(f.interval_s, f.grid, f.gateway, now=time.time(), tracked=f.known)
+        self.silence = Silence(f.interval_s, f.grid, f.gateway, now=clock(), tracked=f.known)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="detectors", daemon=True)
 
@@ -97,7 +102,7 @@ class DetectionService:
                 if batch is not None:
                     signals += self.process(batch)
                 if time.monotonic() >= next_scan:
-                    signals += self.scan(time.time())
+                    signals += self.scan(self.clock())
                     next_scan = time.monotonic() + self.scan_s
                 if signals:
                     self.write(signals)
@@ -137,7 +142,7 @@ class DetectionService:
             self._reload()
         ok = (keys < self.fleet.size) & self.fleet.known[np.minimum(keys, self.fleet.size - 1)]
         keys, metric, values, ts = keys[ok], metric[ok], values[ok], ts[ok]
-        self.silence.seen(keys, ts)
+        self.silence.seen(keys, np.full(len(keys), self.clock()))
         order = np.argsort(ts, kind="stable")  # a series learns in time order
         keys, metric, values, ts = keys[order], metric[order], values[order], ts[order]
         series = self.fleet.series_of(keys, metric)
@@ -175,7 +180,7 @@ class DetectionService:
         return out
 
     def _outages(self, outages: list[Outage], reason: str | None) -> list[Signal]:
-        now = dt.datetime.now(dt.UTC)
+        now = dt.datetime.fromtimestamp(self.clock(), dt.UTC)
         out: list[Signal] = []
         f = self.fleet
         for o in outages:
@@ -255,7 +260,9 @@ class DetectionService:
         grown[: len(self._last_signal)] = self._last_signal
         self._last_signal = grown
         old = self.silence
-        self.silence = Silence(fleet.interval_s, fleet.grid, fleet.gateway, now=time.time(),
+        self.silence = Silence(fleet.interval_s, fleet.grid, fleet.gateway, now=self.clock(),
                                tracked=fleet.known)  # fmt: skip
-        self.silence.last_seen[: len(old.last_seen)] = old.last_seen
-        self.silence.offline[: len(old.offline)] = old.offline
+        n = len(old.last_seen)
+        self.silence.last_seen[:n] = old.last_seen
+        self.silence.offline[:n] = old.offline
+        self.silence.signalled[:n] = old.signalled

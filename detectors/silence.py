@@ -7,7 +7,7 @@ most devices behind one gateway go quiet together, that is one `gateway silent` 
 when most of a grid goes quiet, one `grid silent` signal; only the devices not explained
 by either get a signal of their own.
 
-State is a few numpy arrays indexed by device key: 8 + 4 + 1 bytes per device.
+State is a few numpy arrays indexed by device key: 8 + 4 + 4 + 4 + 1 + 1 bytes per device.
 
 >>> import numpy as np
 >>> grid = np.zeros(7, dtype=int)                 # device key → grid index
@@ -55,6 +55,7 @@ class Silence:
         if tracked is not None:  # keys with no device behind them are never late
             self.last_seen[~tracked] = np.inf
         self.offline = np.zeros(n, dtype=bool)
+        self.signalled = np.zeros(n, dtype=bool)  # offline with a signal of its own
         self.factor = factor
         self.group_factor = group_factor
         self.group_share = group_share
@@ -71,23 +72,19 @@ class Silence:
         np.maximum.at(self.last_seen, keys, ts[: len(keys)])
         back = np.unique(keys[self.offline[keys]])
         if len(back):
-            in_down_group = self._in_down_group(back)
             self.offline[back] = False
+            told = back[self.signalled[back]]  # a device clears only what it raised itself
+            self.signalled[told] = False
             self._pending += [Outage("device", int(k), "cleared", "reporting again", 1)
-                              for k in back[~in_down_group]]  # fmt: skip
+                              for k in told]  # fmt: skip
             self._groups_back()
-
-    def _in_down_group(self, keys: Keys) -> npt.NDArray[np.bool_]:
-        gw, grid = self.gateway[keys], self.grid[keys]
-        return ((gw >= 0) & self.gateway_down[np.maximum(gw, 0)]) | (
-            (grid >= 0) & self.grid_down[np.maximum(grid, 0)]
-        )
 
     def last_will(self, keys: Keys) -> list[Outage]:
         """Devices whose connection the broker saw die: offline at once."""
         keys = np.unique(keys[(keys < len(self.offline))])
         keys = keys[~self.offline[keys]]
         self.offline[keys] = True
+        self.signalled[keys] = True
         return [Outage("device", int(k), "raised", "last will", 1) for k in keys]
 
     def scan(self, now: float) -> list[Outage]:
@@ -115,6 +112,7 @@ class Silence:
         self.offline |= overdue & explained
         alone = np.flatnonzero((since > self.factor * self.interval) & ~self.offline)
         self.offline[alone] = True
+        self.signalled[alone] = True
         out += [Outage("device", int(k), "raised", "missed reports", 1) for k in alone]
         return out
 

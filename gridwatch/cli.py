@@ -51,10 +51,12 @@ def _register_stages() -> None:
     # Imported here so that a stage's import cost is paid once, by the command itself.
     from detectors.cli import register as register_detectors
     from gridwatch.demo import demo
+    from gridwatch.run import run_cmd
     from ingest.cli import register as register_ingest
     from simulators.cli import register as register_simulators
 
     app.command("demo")(demo)
+    app.command("run")(run_cmd)
     register_simulators(app)
     register_ingest(app, bench_app)
     register_detectors(app, bench_app)

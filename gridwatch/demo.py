@@ -1,28 +1,103 @@
-"""`gridwatch demo`: the whole product on one machine, with private servers where needed."""
+"""`gridwatch demo`: a simulated city streaming through the whole product on one machine.
+
+Private PostgreSQL and Mosquitto are started where none are configured; a small city is
+generated once; the simulator publishes the `combined_day` scenario (gas leak, entrapment,
+building fire, failed gateway, transport faults) again and again, and the pipeline ingests
+and detects. Each new device signal is printed as it lands. Ctrl-C stops everything.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import signal
 import threading
+import time
+from typing import Annotated
 
-from gridwatch.db import connect
+import typer
+
+from gridwatch.db import Conn, connect
 from gridwatch.local_services import services_for
+from gridwatch.run import Pipeline
 from gridwatch.schema.backend import installed_backend
 from gridwatch.schema.migrate import current_version, migrate
-from gridwatch.settings import load_settings
+from gridwatch.settings import Settings, load_settings
 
 
-def demo() -> None:
-    """Start services (private ones where none are configured), migrate, and run until Ctrl-C."""
+def _simulate(settings: Settings, scenario: str, speed: float, stop: threading.Event) -> None:
+    from simulators.city_store import load_fleet
+    from simulators.faults import FaultInjector
+    from simulators.publisher import Publisher
+    from simulators.run import run, start_for
+    from simulators.scenarios import load_scenario
+
+    spec = load_scenario(scenario)
+    with connect(settings) as conn:
+        fleet = load_fleet(conn)
+    pub = Publisher(settings.mqtt, f"gridwatch-demo-sim-{int(time.time())}")
+    from simulators.engine import Simulation
+
+    try:
+        seed = 1
+        while not stop.is_set():
+            sim = Simulation(fleet, spec, seed, start_for(time.time(), spec.duration, speed),
+                             "gateway")  # fmt: skip
+            run(sim, pub, spec.duration, speed, FaultInjector(spec.faults, seed),
+                stop=stop.is_set)  # fmt: skip
+            seed += 1
+    finally:
+        pub.close()
+
+
+def _tail_signals(conn: Conn, after: int) -> int:
+    rows = conn.execute(
+        "SELECT signal_id, at, scope, coalesce(gateway_id, grid_code), device_key, kind,"
+        " severity, state FROM device_signal WHERE signal_id > %s ORDER BY signal_id LIMIT 50",
+        (after,),
+    ).fetchall()
+    for sid, at, scope, where, key, kind, severity, state in rows:
+        who = f"device {key}" if scope == "device" else f"{scope} {where}"
+        print(f"signal {sid}: {at:%H:%M:%S} {severity:>8} {kind} ({state}) — {who}", flush=True)
+    return int(rows[-1][0]) if rows else after
+
+
+def demo(
+    scale: Annotated[float, typer.Option(help="city size (1.0 = 2.45 million devices)")] = 0.002,
+    speed: Annotated[float, typer.Option(help="simulated seconds per second")] = 5.0,
+    scenario: Annotated[str, typer.Option(help="built-in name or file")] = "combined_day",
+) -> None:
+    """The whole product on this machine: city → broker → ingest → detectors → signals."""
+    from simulators.city import generate
+    from simulators.city_store import write_city
+
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with services_for(load_settings()) as settings:
         with connect(settings) as conn:
             migrate(conn, settings)
             print(f"backend: {installed_backend(conn)}, schema {current_version(conn)}")
-        print(f"database: {settings.database_url}\nbroker:   {settings.mqtt_url}")
-        print("GridWatch demo is up; Ctrl-C stops it.", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            stop.wait()
+            if conn.execute("SELECT 1 FROM device LIMIT 1").fetchone() is None:
+                print(f"generating a city at scale {scale}…", flush=True)
+                write_city(conn, generate(scale, seed=1), progress=lambda _: None)
+        print(f"database: {settings.database_url}\nbroker:   {settings.mqtt_url}", flush=True)
+        pipeline = Pipeline(settings)
+        pipeline.start()
+        sim = threading.Thread(target=_simulate, args=(settings, scenario, speed, stop),
+                               name="simulator", daemon=True)  # fmt: skip
+        sim.start()
+        print(f"GridWatch demo is up: {pipeline.ingest.devices:,} devices, scenario {scenario}"
+              f" at {speed:g}x; Ctrl-C stops it.", flush=True)  # fmt: skip
+        last, next_report = 0, time.monotonic() + 10
+        with contextlib.suppress(KeyboardInterrupt), connect(settings) as conn:
+            while not stop.wait(1.0):
+                last = _tail_signals(conn, last)
+                if time.monotonic() >= next_report:
+                    ing = pipeline.ingest.stats()
+                    dead = sum(ing["rejected"].values())
+                    print(f"ingest: {ing['readings_stored']:,} readings stored, {dead:,} dead-"
+                          "lettered", flush=True)  # fmt: skip
+                    next_report = time.monotonic() + 10
         print("stopping…", flush=True)
+        stop.set()
+        sim.join(timeout=10)
+        pipeline.stop()

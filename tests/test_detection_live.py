@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import uuid
 from collections import Counter
 from typing import Any
 
-import numpy as np
 import pytest
 
 from detectors.service import DetectionService, Signal
@@ -40,13 +40,15 @@ def _run(settings: Settings, conn: Conn, city: Any, incidents: list[IncidentSpec
     start = time.time() - minutes * 60 - 60
     sim = Simulation(fleet, Scenario(name="t", duration=minutes * 60, incidents=incidents), 5,
                      start, "direct")  # fmt: skip
-    service = DetectionService(settings.model_copy(update={"data_dir": settings.data_dir}))
-    service.silence.last_seen[np.isfinite(service.silence.last_seen)] = start
+    clock = [start]
+    own = settings.model_copy(update={"data_dir": settings.data_dir / uuid.uuid4().hex[:8]})
+    service = DetectionService(own, clock=lambda: clock[0])
     decoder = Decoder(Registry(conn))
     signals: list[Signal] = []
     t = start
     while t < start + minutes * 60:
         msgs = sim.step(t, t + 60)
+        clock[0] = t + 60
         now = dt.datetime.fromtimestamp(t + 60, dt.UTC)
         decoded = decoder.decode([Received(m.topic, m.payload, 0, 1, now) for m in msgs])
         signals += service.process(decoded)
