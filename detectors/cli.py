@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-import orjson
 import typer
 
 from detectors.csv_stream import CsvError, detect_csv
+from gridwatch.report import print_result
 
 
 def detect_csv_cmd(
@@ -31,14 +31,6 @@ def detect_csv_cmd(
     print(f"{n:,} rows scored → {out}", file=sys.stderr)
 
 
-def _print(result: dict[str, Any], as_json: bool) -> None:
-    if as_json:
-        print(orjson.dumps(result).decode())
-        return
-    for key, value in result.items():
-        print(f"{key:>28}: {value:,}" if isinstance(value, int) else f"{key:>28}: {value}")
-
-
 def bench_nab_cmd(
     data: Annotated[Path, typer.Option(help="the NAB subset's folder")] = Path(
         "../shared/benchmarks/nab"
@@ -50,7 +42,7 @@ def bench_nab_cmd(
 
     if not (data / "labels.json").exists():
         raise typer.BadParameter(f"no labels.json in {data}", param_hint="--data")
-    _print(bench_nab(data), json)
+    print_result(bench_nab(data), json)
 
 
 def bench_detect_cmd(
@@ -61,7 +53,7 @@ def bench_detect_cmd(
     """Readings/s on the vectorised path (one core) and detector memory per device."""
     from detectors.bench import bench_detect
 
-    _print(bench_detect(devices, seconds=seconds), json)
+    print_result(bench_detect(devices, seconds=seconds), json)
 
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:

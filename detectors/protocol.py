@@ -8,7 +8,7 @@ Thresholds and decisions are not the model's business: `detectors.telemetry` mak
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -35,6 +35,16 @@ class Model(Protocol):
     def restore(self, arrays: dict[str, npt.NDArray[np.generic]]) -> None: ...
 
     def nbytes_per_series(self) -> int: ...
+
+
+def extend(array: npt.NDArray[Any], series: int, fill: float = 0) -> npt.NDArray[Any]:
+    """`array` with room for `series` rows (new ones `fill`), grown by half at least, so that
+    devices registered one by one do not copy the state each time."""
+    have = len(array)
+    if series <= have:
+        return array
+    extra = max(series - have, have // 2)
+    return np.concatenate([array, np.full((extra, *array.shape[1:]), fill, array.dtype)])
 
 
 class Detector(Protocol):

@@ -185,52 +185,19 @@ class DetectionService:
         f = self.fleet
         for o in outages:
             detail = orjson.dumps({"reason": reason or o.reason, "devices": o.devices}).decode()
-            severity = "medium" if o.scope != "device" else "low"
             if o.scope == "device":
-                out.append(self._row(now, "device", o.target, "silence", "offline", severity,
+                out.append(self._row(now, "device", o.target, "silence", "offline", "low",
                                      o.state, None, None, None, None, detail))  # fmt: skip
-            elif o.scope == "gateway":
+                continue
+            if o.scope == "gateway":
                 keys = np.flatnonzero(f.gateway == o.target)
+                gateway: str | None = f.gateways[o.target]
                 grid = f.grids[int(f.grid[keys[0]])] if len(keys) else ""
-                out.append(
-                    (
-                        now,
-                        "gateway",
-                        None,
-                        f.gateways[o.target],
-                        grid,
-                        None,
-                        "silence",
-                        "gateway silent",
-                        severity,
-                        o.state,
-                        None,
-                        None,
-                        None,
-                        None,
-                        detail,
-                    )
-                )
+                kind, severity = "gateway silent", "medium"
             else:
-                out.append(
-                    (
-                        now,
-                        "grid",
-                        None,
-                        None,
-                        f.grids[o.target],
-                        None,
-                        "silence",
-                        "grid silent",
-                        "high",
-                        o.state,
-                        None,
-                        None,
-                        None,
-                        None,
-                        detail,
-                    )
-                )
+                gateway, grid, kind, severity = None, f.grids[o.target], "grid silent", "high"
+            out.append((now, o.scope, None, gateway, grid, None, "silence", kind, severity,
+                        o.state, None, None, None, None, detail))  # fmt: skip
         return out
 
     def _row(self, at: dt.datetime, scope: str, key: int, source: str, kind: str,

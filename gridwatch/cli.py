@@ -57,7 +57,7 @@ def _register_stages() -> None:
 
     app.command("demo")(demo)
     app.command("run")(run_cmd)
-    register_simulators(app)
+    register_simulators(app, bench_app)
     register_ingest(app, bench_app)
     register_detectors(app, bench_app)
 

@@ -11,6 +11,7 @@ import orjson
 import typer
 
 from gridwatch.db import connect
+from gridwatch.report import print_result
 from gridwatch.schema.migrate import migrate
 from gridwatch.settings import load_settings
 from ingest.service import IngestService
@@ -60,11 +61,7 @@ def bench_ingest(
     log = (lambda *_: None) if json else print
     result = run_bench(load_settings(), "direct" if mode == "direct" else "gateway", readings,
                        seed, log=log)  # fmt: skip
-    if json:
-        print(orjson.dumps(result).decode())
-        return
-    for key, value in result.items():
-        print(f"{key:>22}: {value:,}" if isinstance(value, int) else f"{key:>22}: {value}")
+    print_result(result, json)
 
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:

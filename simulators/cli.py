@@ -13,12 +13,13 @@ import orjson
 import typer
 
 from gridwatch.db import connect
+from gridwatch.report import print_result
 from gridwatch.settings import load_settings
 from simulators.city import generate
 from simulators.city_store import city_summary, load_fleet, write_city
 from simulators.engine import Mode, Simulation
 from simulators.faults import FaultInjector
-from simulators.publisher import Publisher
+from simulators.publisher import Publisher, PublisherProcess
 from simulators.recording import record, replay
 from simulators.run import RunStats, run, start_for
 from simulators.scenarios import builtin_names, load_scenario, parse_duration
@@ -82,7 +83,7 @@ def simulate(
     sim = Simulation(fleet, spec, seed, start, mode_)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    pub = Publisher(settings.mqtt, f"gridwatch-sim-{seed}-{int(time.time())}")
+    pub = PublisherProcess(settings.mqtt, f"gridwatch-sim-{seed}-{int(time.time())}")
 
     def report(s: RunStats) -> None:
         print(f"published {s.records:,} records in {s.messages:,} messages "
@@ -139,8 +140,25 @@ def replay_cmd(
     print(f"replayed {n:,} messages")
 
 
-def register(app: typer.Typer) -> None:
+def bench_simulate_cmd(
+    scale: Annotated[float, typer.Option(help="city size (1.0 = 2.45 million devices)")] = 1.0,
+    minutes: Annotated[float, typer.Option(help="simulated minutes to publish")] = 3.0,
+    mode: Annotated[str, typer.Option(help="direct or gateway")] = "gateway",
+    json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """The simulator's own publish rate: a simulated minute in at most a wall minute?"""
+    from simulators.bench import bench_simulate
+
+    if mode not in ("direct", "gateway"):
+        raise typer.BadParameter("mode must be direct or gateway")
+    result = bench_simulate(scale, minutes, "gateway" if mode == "gateway" else "direct",
+                            log=(lambda *_: None) if json else print)  # fmt: skip
+    print_result(result, json)
+
+
+def register(app: typer.Typer, bench: typer.Typer) -> None:
     app.add_typer(city_app, name="city")
     app.command("simulate")(simulate)
     app.command("record")(record_cmd)
     app.command("replay")(replay_cmd)
+    bench.command("simulate")(bench_simulate_cmd)

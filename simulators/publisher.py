@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import threading
 import time
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -70,3 +72,66 @@ class Publisher:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+def _publish_loop(endpoint: MqttEndpoint, client_id: str, work: mp.Queue[Any],
+                  done: mp.Queue[str]) -> None:  # fmt: skip
+    try:
+        pub = Publisher(endpoint, client_id)
+    except ConnectionError as exc:
+        done.put(str(exc))
+        return
+    done.put("ready")
+    while (item := work.get()) is not None:
+        if item == "flush":
+            pub.flush()
+            done.put("flushed")
+            continue
+        for topic, payload in item:
+            pub.publish(topic, payload)
+    pub.flush()
+    pub.close()
+    done.put("closed")
+
+
+class PublisherProcess:
+    """A `Publisher` in a process of its own, fed in chunks: generating the city's traffic and
+    publishing it each get a core (one process did 0.81 of real time for the full city)."""
+
+    def __init__(self, endpoint: MqttEndpoint, client_id: str, chunk: int = 2000) -> None:
+        ctx = mp.get_context("spawn")
+        self._work: mp.Queue[Any] = ctx.Queue(maxsize=64)  # bounded: generation waits
+        self._done: mp.Queue[str] = ctx.Queue()
+        self._proc = ctx.Process(target=_publish_loop, name="publisher", daemon=True,
+                                 args=(endpoint, client_id, self._work, self._done))  # fmt: skip
+        self._proc.start()
+        self._chunk = chunk
+        self._buf: list[tuple[str, bytes]] = []
+        self.sent = 0
+        reply = self._done.get(timeout=60)
+        if reply != "ready":
+            self._proc.join(timeout=5)
+            raise ConnectionError(reply)
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        self._buf.append((topic, payload))
+        if len(self._buf) >= self._chunk:
+            self._send()
+
+    def _send(self) -> None:
+        if self._buf:
+            self._work.put(self._buf)
+            self.sent += len(self._buf)
+            self._buf = []
+
+    def flush(self, timeout_s: float = 300.0) -> None:
+        """Block until the broker has acknowledged everything published so far."""
+        self._send()
+        self._work.put("flush")
+        if self._done.get(timeout=timeout_s) != "flushed":
+            raise RuntimeError("the publisher process stopped")
+
+    def close(self) -> None:
+        self._send()
+        self._work.put(None)
+        self._proc.join(timeout=60)
