@@ -64,6 +64,20 @@ def bench_ingest(
     print_result(result, json)
 
 
+def bench_soak(
+    scale: Annotated[float, typer.Option(help="city size (1.0 = 2.45 million devices)")] = 1.0,
+    minutes: Annotated[float, typer.Option(help="how long the city streams")] = 10.0,
+    json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """The city's gateway load in real time through `gridwatch ingest`: memory, lag, drain."""
+    from ingest.soak import bench_soak as run_soak
+
+    result = run_soak(load_settings(), scale, minutes, log=(lambda *_: None) if json else print)
+    samples = result.pop("samples")
+    print_result(result if not json else {**result, "samples": samples}, json)
+
+
 def register(app: typer.Typer, bench: typer.Typer) -> None:
     app.command("ingest")(ingest)
     bench.command("ingest")(bench_ingest)
+    bench.command("soak")(bench_soak)

@@ -118,6 +118,10 @@ class PublisherProcess:
         if len(self._buf) >= self._chunk:
             self._send()
 
+    def push(self) -> None:
+        """Hand over what is buffered now (the end of a batch: no message waits for more)."""
+        self._send()
+
     def _send(self) -> None:
         if self._buf:
             self._work.put(self._buf)
