@@ -22,8 +22,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-SEVERITIES = ("informational", "low", "medium", "high", "critical")
-
 ELEVATOR = "GB/T 24476"
 FIRE = "GB 26875.3"
 VIDEO = "GB/T 28181"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import psycopg
@@ -59,3 +62,23 @@ def make_pool(
         kwargs={"autocommit": True},
         open=True,
     )
+
+
+def with_database(url: str, dbname: str) -> str:
+    """The same server, another database."""
+    base, _, _ = url.rpartition("/")
+    return f"{base}/{dbname}"
+
+
+@contextmanager
+def scratch_database(settings: Settings, prefix: str) -> Iterator[Settings]:
+    """Settings for a new empty database on the same server, dropped on exit — for runs
+    (evaluations, benchmarks) that must not touch the configured database's data."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with connect(settings) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield settings.model_copy(update={"database_url": with_database(settings.dsn, name)})
+    finally:
+        with connect(settings) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

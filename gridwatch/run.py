@@ -1,8 +1,9 @@
-"""`gridwatch run`: the whole pipeline in one process — MQTT → ingest → detectors.
+"""`gridwatch run`: the whole pipeline in one process — MQTT → ingest → detectors → alerts.
 
-Ingest hands each committed batch to the detectors; both report their counters. (The API
-and dashboard join this process when they land.) Stops cleanly on Ctrl-C or SIGTERM: ingest
-drains what it took, the detectors save what they learned.
+Ingest hands each committed batch to the detectors; the correlator follows the signals they
+write and keeps the grid incidents; all report their counters. (The API and dashboard join
+this process when they land.) Stops cleanly on Ctrl-C or SIGTERM: ingest drains what it
+took, the detectors save what they learned, the correlator saves where it stopped.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Annotated
 import orjson
 import typer
 
+from detectors.alert_service import AlertService
 from detectors.service import DetectionService
 from gridwatch.db import connect
 from gridwatch.schema.migrate import migrate
@@ -24,32 +26,38 @@ from ingest.service import IngestService
 
 
 class Pipeline:
-    def __init__(self, settings: Settings, namespace: str = "",
-                 client_id: str | None = None) -> None:  # fmt: skip
+    def __init__(self, settings: Settings, namespace: str = "", client_id: str | None = None,
+                 clock: Callable[[], float] = time.time, scan_s: float = 5.0) -> None:  # fmt: skip
+        """`clock`: the detectors' and correlator's now (a replay at speed runs its own);
+        `scan_s`: how often silence is looked for."""
         with connect(settings) as conn:
             migrate(conn, settings)
-        self.detection = DetectionService(settings)
+        self.detection = DetectionService(settings, clock=clock, scan_s=scan_s)
+        self.alerts = AlertService(settings, clock=clock)
         self.ingest = IngestService(settings, namespace=namespace, client_id=client_id,
                                     on_stored=self.detection.feed)  # fmt: skip
 
     def start(self) -> None:
+        self.alerts.start()
         self.detection.start()
         self.ingest.start()
 
     def stop(self) -> None:
         self.ingest.stop()
         self.detection.stop()
+        self.alerts.stop()
 
     def stats(self) -> dict[str, object]:
-        return {"ingest": self.ingest.stats(), "detectors": self.detection.stats()}
+        return {"ingest": self.ingest.stats(), "detectors": self.detection.stats(),
+                "alerts": self.alerts.stats()}  # fmt: skip
 
 
 def run_until(settings: Settings, stop: threading.Event, report_s: float = 10.0,
               out: Callable[[str], None] = print) -> None:  # fmt: skip
     pipeline = Pipeline(settings)
     pipeline.start()
-    out(f"gridwatch: {pipeline.ingest.devices:,} devices registered; ingest and detectors"
-        " running (Ctrl-C stops)")  # fmt: skip
+    out(f"gridwatch: {pipeline.ingest.devices:,} devices registered; ingest, detectors and"
+        " correlator running (Ctrl-C stops)")  # fmt: skip
     try:
         while not stop.wait(report_s):
             out(orjson.dumps({"t": round(time.time(), 1), **pipeline.stats()}).decode())
@@ -61,7 +69,7 @@ def run_until(settings: Settings, stop: threading.Event, report_s: float = 10.0,
 def run_cmd(
     report_s: Annotated[float, typer.Option(help="print counters this often")] = 10.0,
 ) -> None:
-    """Run ingest and detectors together until Ctrl-C or SIGTERM (the API joins later)."""
+    """Run ingest, detectors and the correlator together until Ctrl-C or SIGTERM."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -27,7 +27,8 @@ def write_city(
             if not replace:
                 raise RegistryNotEmpty("the registry already holds a city; use --replace")
             conn.execute(
-                "TRUNCATE device_status, device, gateway, alert_transition, alert, territory"
+                "TRUNCATE device_status, device, gateway, alert_transition, alert, duty_roster,"
+                " territory"
             )
         with (
             conn.cursor() as cur,
@@ -39,6 +40,7 @@ def write_city(
                 copy.write_row((t.code, t.level, t.name, t.parent_code, t.path, t.kind,
                                 t.households))  # fmt: skip
         progress(f"territories: {len(city.territories):,}")
+        write_roster(conn)
         fleet = city.fleet
         has_gw = fleet.gateway != ""
         gw_ids, first = np.unique(fleet.gateway[has_gw], return_index=True)
@@ -58,6 +60,20 @@ def write_city(
             progress(f"devices: {done:,}/{len(fleet):,} ({rate:,.0f}/s)")
         conn.execute("ANALYZE territory")
         conn.execute("ANALYZE device")
+
+
+def write_roster(conn: Conn) -> None:
+    """A stand-in duty roster: a worker per grid, a manager and a leadership group per
+    community (real rosters come from each community's office)."""
+    conn.execute(
+        "INSERT INTO duty_roster (community_code, level, grid_code, name, contact)"
+        " SELECT parent_code, 0, code, 'Grid worker of ' || name, 'grid-' || code || '@duty'"
+        " FROM territory WHERE level = 'grid'"
+        " UNION ALL SELECT code, 1, NULL, 'Emergency manager of ' || name,"
+        " 'manager-' || code || '@duty' FROM territory WHERE level = 'community'"
+        " UNION ALL SELECT code, 2, NULL, 'Emergency leadership group of ' || name,"
+        " 'leaders-' || code || '@duty' FROM territory WHERE level = 'community'"
+    )
 
 
 def _copy_devices(conn: Conn, fleet: Fleet, lo: int, hi: int) -> None:

@@ -23,7 +23,7 @@ from simulators.incidents import BUILDERS, Incident, Targets
 from simulators.scenarios import Scenario
 
 Mode = Literal["direct", "gateway"]
-GATEWAY_FLUSH_S = 30.0  # a gateway forwards what its devices said every 30 s
+GATEWAY_FLUSH_S = 30.0  # a gateway forwards telemetry every 30 s, alarms and statuses at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,9 +202,13 @@ class Simulation:
         ids, types, via = self._ids, self._types, self._via_gateway
         for d, channel, t, body in records:
             if via[d]:
-                key = (self._gateways[d], int(t // GATEWAY_FLUSH_S))
-                self._held[key].append({"device": ids[d], "type": types[d], "channel": channel,
-                                        **body})  # fmt: skip
+                rec = {"device": ids[d], "type": types[d], "channel": channel, **body}
+                if channel == "telemetry":
+                    self._held[(self._gateways[d], int(t // GATEWAY_FLUSH_S))].append(rec)
+                    continue
+                gw = self._gateways[d]
+                now = {"gateway": gw, "ts": iso_ms(np.array([t]))[0], "records": [rec]}
+                out.append(Outgoing(gateway_topic(gw[3:15], gw), orjson.dumps(now), t, 1))
             else:
                 topic = device_topic(self._communities[d], types[d], ids[d], channel)
                 out.append(Outgoing(topic, orjson.dumps(body), t))

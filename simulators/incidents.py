@@ -76,6 +76,8 @@ class Incident:
             "cause": self.cause,
             "start": self.start,
             "end": self.end,
+            # When a device first says so itself (its alarm), if it ever does.
+            "alarm_at": min((e.t for e in self.events if e.state == "raised"), default=None),
             "community": self.community,
             "grid": self.grid,
             "microgrid": self.microgrid,

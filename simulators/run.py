@@ -51,16 +51,19 @@ def run(
     fast_window_s: float = 10.0,
     progress: Callable[[RunStats], None] | None = None,
     stop: Callable[[], bool] = lambda: False,
+    since: float | None = None,
 ) -> RunStats:
-    """Publish `duration_s` of simulated time; `speed` 0 means as fast as possible."""
+    """Publish `duration_s` of simulated time from `since` (default: the simulation's start);
+    `speed` 0 means as fast as possible."""
     stats = RunStats()
-    end = sim.start + duration_s
-    t_prev = sim.start
+    begin = sim.start if since is None else since
+    end = begin + duration_s
+    t_prev = begin
     wall0 = time.monotonic()
     last_report = wall0
     while t_prev < end and not stop():
         if speed > 0:
-            target = sim.start + (time.monotonic() - wall0) * speed
+            target = begin + (time.monotonic() - wall0) * speed
             t1 = min(max(target, t_prev), end)
             if t1 - t_prev < tick_s * speed and t1 < end:
                 time.sleep(tick_s / 4)

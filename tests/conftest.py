@@ -14,18 +14,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from gridwatch.db import Conn
+from gridwatch.db import Conn, with_database
 from gridwatch.local_services import services_for
 from gridwatch.schema.migrate import migrate
 from gridwatch.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_DB = f"gw_template_{os.getpid()}"
-
-
-def _with_db(url: str, dbname: str) -> str:
-    base, _, _ = url.rpartition("/")
-    return f"{base}/{dbname}"
 
 
 @pytest.fixture(scope="session")
@@ -36,7 +31,7 @@ def services() -> Iterator[Settings]:
         admin = settings.dsn
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{TEMPLATE_DB}"')
-        template = settings.model_copy(update={"database_url": _with_db(admin, TEMPLATE_DB)})
+        template = settings.model_copy(update={"database_url": with_database(admin, TEMPLATE_DB)})
         with psycopg.connect(template.dsn, autocommit=True) as conn:
             migrate(conn, template)
         try:
@@ -53,7 +48,7 @@ def settings(services: Settings) -> Iterator[Settings]:
     with psycopg.connect(services.dsn, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}"')
     try:
-        yield services.model_copy(update={"database_url": _with_db(services.dsn, name)})
+        yield services.model_copy(update={"database_url": with_database(services.dsn, name)})
     finally:
         with psycopg.connect(services.dsn, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
