@@ -124,8 +124,9 @@ def save(conn: Conn, inc: Incident) -> list[int]:
 
 def _insert_or_join(conn: Conn, inc: Incident) -> None:
     row = conn.execute(
-        "INSERT INTO alert (grid_code, microgrid_code, community_code, cause, severity, status,"
-        " title, opened_at, updated_at) SELECT %s, %s, t.parent_code, %s, %s, 'open', %s, %s, %s"
+        "INSERT INTO alert (grid_code, microgrid_code, community_code, territory_path, cause,"
+        " severity, status, title, opened_at, updated_at)"
+        " SELECT %s, %s, t.parent_code, t.path, %s, %s, 'open', %s, %s, %s"
         " FROM territory t WHERE t.code = %s"
         " ON CONFLICT (grid_code, cause) WHERE status <> 'resolved' DO NOTHING"
         " RETURNING alert_id",

@@ -2,8 +2,9 @@
 
 Private PostgreSQL and Mosquitto are started where none are configured; a small city is
 generated once; the simulator publishes the `combined_day` scenario (gas leak, entrapment,
-building fire, failed gateway, transport faults) again and again, and the pipeline ingests
-and detects. Each new device signal is printed as it lands. Ctrl-C stops everything.
+building fire, failed gateway, transport faults) again and again; the pipeline ingests,
+detects and correlates. Every change of an incident (opened, severity, escalation along the
+duty roster, resolved) is printed as it lands. Ctrl-C stops everything.
 """
 
 from __future__ import annotations
@@ -49,15 +50,19 @@ def _simulate(settings: Settings, scenario: str, speed: float, stop: threading.E
         pub.close()
 
 
-def _tail_signals(conn: Conn, after: int) -> int:
+def _tail_incidents(conn: Conn, after: int) -> int:
+    """Print incident history rows after `after`; informational incidents stay quiet."""
     rows = conn.execute(
-        "SELECT signal_id, at, scope, coalesce(gateway_id, grid_code), device_key, kind,"
-        " severity, state FROM device_signal WHERE signal_id > %s ORDER BY signal_id LIMIT 50",
+        "SELECT t.transition_id, t.at, t.alert_id, t.kind, t.to_status, t.severity, t.note,"
+        " a.title, a.severity FROM alert_transition t JOIN alert a USING (alert_id)"
+        " WHERE t.transition_id > %s ORDER BY t.transition_id LIMIT 200",
         (after,),
     ).fetchall()
-    for sid, at, scope, where, key, kind, severity, state in rows:
-        who = f"device {key}" if scope == "device" else f"{scope} {where}"
-        print(f"signal {sid}: {at:%H:%M:%S} {severity:>8} {kind} ({state}) — {who}", flush=True)
+    for _, at, alert_id, kind, status, severity, note, title, now_sev in rows:
+        if now_sev == "informational":
+            continue
+        print(f"{at:%H:%M:%S} incident {alert_id} [{severity or status}] {kind}: {title} — "
+              f"{note or status}", flush=True)  # fmt: skip
     return int(rows[-1][0]) if rows else after
 
 
@@ -66,7 +71,7 @@ def demo(
     speed: Annotated[float, typer.Option(help="simulated seconds per second")] = 5.0,
     scenario: Annotated[str, typer.Option(help="built-in name or file")] = "combined_day",
 ) -> None:
-    """The whole product on this machine: city → broker → ingest → detectors → signals."""
+    """The whole product on this machine: city → broker → ingest → detectors → incidents."""
     from simulators.city import generate
     from simulators.city_store import write_city
 
@@ -90,12 +95,13 @@ def demo(
         last, next_report = 0, time.monotonic() + 10
         with contextlib.suppress(KeyboardInterrupt), connect(settings) as conn:
             while not stop.wait(1.0):
-                last = _tail_signals(conn, last)
+                last = _tail_incidents(conn, last)
                 if time.monotonic() >= next_report:
-                    ing = pipeline.ingest.stats()
+                    ing, al = pipeline.ingest.stats(), pipeline.alerts.stats()
                     dead = sum(ing["rejected"].values())
                     print(f"ingest: {ing['readings_stored']:,} readings stored, {dead:,} dead-"
-                          "lettered", flush=True)  # fmt: skip
+                          f"lettered; {al['signals_read']:,} device signals, "
+                          f"{al['live_incidents']} live incidents", flush=True)  # fmt: skip
                     next_report = time.monotonic() + 10
         print("stopping…", flush=True)
         stop.set()
