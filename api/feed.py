@@ -37,7 +37,7 @@ _ROWS = (
 BACKFILL_MAX = 10_000
 
 
-@dataclass
+@dataclass(eq=False)
 class Subscriber:
     path: str
     severity: set[str] | None

@@ -9,7 +9,8 @@ grid that is out joins the outage.
 Severity comes from the evidence, on one scale (`gridwatch.incidents.SEVERITIES`):
 - each signal brings its base severity (the event catalogue, silence), except telemetry,
   which alone is informational — a rare reading is a hint until it repeats or is seen on a
-  second device (then low), a stuck value is low;
+  second device (then low), a stuck value is low — and one device going offline, a hint
+  until it stays away for `offline_grace_s` or flaps (three times);
 - corroboration raises it: for a fire, one smoke alarm is a check-on-site (medium), two
   devices with one alarm high, two alarms with a temperature rise or a controller's fire
   alarm plus another device critical; a gas alarm with a second gas device critical; other
@@ -190,8 +191,10 @@ class Correlator:
     """Live incidents by (grid, cause), plus those resolved lately (they may re-open)."""
 
     def __init__(self, hold_s: float = 300.0, point_ttl_s: float = 900.0, reopen_s: float = 1800.0,
+                 offline_grace_s: float = 600.0,
                  escalation: Escalation | None = None) -> None:  # fmt: skip
         self.hold_s = hold_s
+        self.offline_grace_s = offline_grace_s
         self.point_ttl_s = point_ttl_s
         self.reopen_s = reopen_s
         self.escalation = escalation or Escalation()
@@ -226,6 +229,10 @@ class Correlator:
         outage = self.incidents.get((sig.grid_code, "grid_outage"))
         if outage is not None and outage.live and cause != "sensor_fault":
             return "grid_outage"
+        gateway = self.incidents.get((sig.grid_code, "gateway_offline"))
+        if (gateway is not None and gateway.live and cause == "device_offline"
+                and f"gateway:{sig.gateway_id}" in gateway.areas):  # fmt: skip
+            return "gateway_offline"
         if sig.device_key is None:
             return cause
         for other in ABSORBING - {cause}:
@@ -278,6 +285,9 @@ class Correlator:
             metric = METRICS_BY_ID.get(sig.metric_id or -1)
             d.heat |= metric is not None and metric.name == "temperature"
             d.severity = top(d.severity, "low" if d.stuck else "informational")
+        elif sig.source == "silence":
+            # One device offline is a hint; flapping (or staying away, see `tick`) is not.
+            d.severity = top(d.severity, "low" if d.signals >= 3 else "informational")
         else:
             d.severity = top(d.severity, sig.severity)
             d.alarm |= sig.source == "event"
@@ -297,6 +307,12 @@ class Correlator:
                 if now - inc.quiet_since >= self.hold_s:
                     self._resolve(inc, now)
                     continue
+            oldest = min(inc.conditions.values(), default=now)
+            if (inc.cause == "device_offline" and inc.severity == "informational"
+                    and now - oldest >= self.offline_grace_s):  # fmt: skip
+                inc.severity = "low"
+                self._note(inc, now, "severity", note=f"informational → low: offline for"
+                           f" {self.offline_grace_s:g} s")  # fmt: skip
             if inc.status == "open":
                 level = self.escalation.due(inc.severity, inc.escalation, now - inc.escalate_from)
                 if level is not None:

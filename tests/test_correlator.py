@@ -66,6 +66,7 @@ def test_flapping_updates_one_incident_then_resolves_once_it_stays_clear() -> No
         t += 40
     (inc,) = c.incidents.values()
     assert inc.cause == "device_offline" and inc.live and inc.signals == 20
+    assert inc.severity == "low"  # flapping is worth a ticket
     last_clear = t - 20
     c.tick(last_clear + 299)
     assert inc.live  # not clear for long enough yet
@@ -75,6 +76,27 @@ def test_flapping_updates_one_incident_then_resolves_once_it_stays_clear() -> No
     c.observe([sig("offline", "silence", severity="low")], now=t + 600)
     assert inc.live and inc.reopened == 1 and len(c.incidents) == 1
     assert kinds(c).count("opened") == 1 and kinds(c).count("reopened") == 1
+
+
+def test_one_device_offline_is_a_hint_until_it_stays_away() -> None:
+    c = Correlator(offline_grace_s=600.0)
+    c.observe([sig("offline", "silence", severity="low")], now=0.0)
+    (inc,) = c.incidents.values()
+    c.tick(599.0)
+    assert inc.severity == "informational"
+    c.tick(600.0)
+    assert inc.severity == "low"
+
+
+def test_devices_behind_a_silent_gateway_join_its_incident() -> None:
+    c = Correlator()
+    c.observe([sig("gateway silent", "silence", key=None, scope="gateway", gateway="gw1",
+                   severity="medium")], now=0.0)  # fmt: skip
+    c.observe([sig("offline", "silence", key=k, gateway="gw1", severity="low")
+               for k in range(5)], now=1.0)  # fmt: skip
+    c.observe([sig("offline", "silence", key=9, gateway="gw2", severity="low")], now=1.0)
+    assert sorted(c.incidents) == [("G1", "device_offline"), ("G1", "gateway_offline")]
+    assert len(c.incidents[("G1", "gateway_offline")].devices) == 5
 
 
 def test_a_grid_wide_silence_is_one_outage_incident() -> None:
