@@ -16,14 +16,15 @@ $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory system-deps
 	@touch $(STAMP)
 
-# Mosquitto (broker and C clients) from the system's packages when missing and we may install.
+# Mosquitto (broker and C clients) and Chromium (the dashboard's browser test) from the
+# system's packages when missing and we may install.
 system-deps:
 	@if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ] \
-	   || ! command -v mosquitto_pub >/dev/null; then \
+	   || ! command -v mosquitto_pub >/dev/null || [ ! -x /usr/bin/chromium ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	      mosquitto mosquitto-clients >/dev/null; \
-	  else echo "note: install mosquitto and mosquitto-clients, or set GRIDWATCH_MQTT_URL"; fi; \
+	      mosquitto mosquitto-clients chromium >/dev/null; \
+	  else echo "note: install mosquitto, mosquitto-clients and chromium, or set GRIDWATCH_MQTT_URL"; fi; \
 	fi
 
 demo: $(STAMP)
