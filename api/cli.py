@@ -1,4 +1,5 @@
-"""`gridwatch keys create|revoke` and `gridwatch mqtt sync`."""
+"""`gridwatch api`, `gridwatch keys create|revoke`, `gridwatch mqtt sync`,
+`gridwatch bench api`."""
 
 from __future__ import annotations
 
@@ -64,3 +65,42 @@ def mqtt_sync(
     )
     if consumer_password is None:
         print(f"ingest's user {consumer} has the new password: {password}")
+
+
+def api_cmd(
+    port: Annotated[int, typer.Option(help="port to serve on")] = 8000,
+    host: Annotated[str, typer.Option(help="address to serve on")] = "127.0.0.1",
+) -> None:
+    """Serve the API and dashboard alone (ingest, detectors and correlator run elsewhere:
+    `gridwatch run --port 0`)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    uvicorn.run(create_app(load_settings()), host=host, port=port, log_level="warning")
+
+
+def bench_api_cmd(
+    incidents: Annotated[int, typer.Option(help="incidents stored")] = 1_000_000,
+    clients: Annotated[int, typer.Option(help="live-feed clients")] = 200,
+    json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Alert list p99 with `incidents` stored; live-feed delay to `clients` clients."""
+    import sys
+
+    from api.bench import bench_api
+    from gridwatch.local_services import services_for
+    from gridwatch.report import print_result
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    with services_for(load_settings(), log=not json) as settings:
+        print_result(bench_api(settings, incidents, clients, progress=say), json)
+
+
+def register(app: typer.Typer, bench: typer.Typer) -> None:
+    app.command("api")(api_cmd)
+    app.add_typer(keys_app, name="keys")
+    app.add_typer(mqtt_app, name="mqtt")
+    bench.command("api")(bench_api_cmd)

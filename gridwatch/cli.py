@@ -49,7 +49,7 @@ def db_info() -> None:
 
 def _register_stages() -> None:
     # Imported here so that a stage's import cost is paid once, by the command itself.
-    from api.cli import keys_app, mqtt_app
+    from api.cli import register as register_api
     from detectors.cli import register as register_detectors
     from gridwatch.demo import demo
     from gridwatch.run import run_cmd
@@ -61,8 +61,7 @@ def _register_stages() -> None:
     register_simulators(app, bench_app)
     register_ingest(app, bench_app)
     register_detectors(app, bench_app)
-    app.add_typer(keys_app, name="keys")
-    app.add_typer(mqtt_app, name="mqtt")
+    register_api(app, bench_app)
 
 
 def main() -> None:
