@@ -68,6 +68,9 @@ class DetectionService:
         self._t0 = time.time()
         f = self.fleet
         self.silence = Silence(f.interval_s, f.grid, f.gateway, now=clock(), tracked=f.known)
+        self.silence_path = settings.data_dir / "silence-state.npz"
+        if self.silence_path.exists():  # what was down before a restart is cleared when back
+            self.silence.load(self.silence_path)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="detectors", daemon=True)
 
@@ -79,8 +82,12 @@ class DetectionService:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=30)
-        self.detector.save(self.state_path)
+        self._save()
         self._conn.close()
+
+    def _save(self) -> None:
+        self.detector.save(self.state_path)
+        self.silence.save(self.silence_path)
 
     def feed(self, batch: Decoded) -> None:
         """Called by ingest after each commit."""
@@ -107,7 +114,7 @@ class DetectionService:
                 if signals:
                     self.write(signals)
                 if time.monotonic() >= next_save:
-                    self.detector.save(self.state_path)
+                    self._save()
                     next_save = time.monotonic() + self.save_every_s
             except Exception:  # keep watching; the failure is logged and counted
                 log.exception("detection batch failed")
@@ -229,7 +236,5 @@ class DetectionService:
         old = self.silence
         self.silence = Silence(fleet.interval_s, fleet.grid, fleet.gateway, now=self.clock(),
                                tracked=fleet.known)  # fmt: skip
-        n = len(old.last_seen)
-        self.silence.last_seen[:n] = old.last_seen
-        self.silence.offline[:n] = old.offline
-        self.silence.signalled[:n] = old.signalled
+        self.silence.adopt(old.state())
+        self.silence.last_seen[: len(old.last_seen)] = old.last_seen

@@ -24,7 +24,9 @@ State is a few numpy arrays indexed by device key: 8 + 4 + 4 + 4 + 1 + 1 bytes p
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -63,6 +65,30 @@ class Silence:
         self.grid_down = np.zeros(int(grid.max(initial=-1)) + 1, dtype=bool)
         self.gateway_down = np.zeros(int(gateway.max(initial=-1)) + 1, dtype=bool)
         self._pending: list[Outage] = []
+
+    # -- carrying state over (registry grown, process restarted) -------------------------
+    def state(self) -> dict[str, npt.NDArray[np.bool_]]:
+        return {"offline": self.offline, "signalled": self.signalled,
+                "grid_down": self.grid_down, "gateway_down": self.gateway_down}  # fmt: skip
+
+    def adopt(self, state: dict[str, npt.NDArray[np.bool_]]) -> None:
+        """Take over what another watch knew was down, so that it is cleared when it comes
+        back. Last-seen times start afresh: a restarted watch cannot tell a device that went
+        quiet from one whose reports are still queued, so each gets its full interval."""
+        for name, mine in self.state().items():
+            theirs = state[name]
+            n = min(len(mine), len(theirs))
+            mine[:n] = theirs[:n]
+
+    def save(self, path: Path) -> None:
+        tmp = path.with_suffix(".tmp.npz")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(tmp, **self.state())  # type: ignore[arg-type]
+        os.replace(tmp, path)
+
+    def load(self, path: Path) -> None:
+        with np.load(path) as data:
+            self.adopt({k: np.array(data[k], dtype=bool) for k in data.files})
 
     def seen(self, keys: Keys, ts: npt.NDArray[np.float64]) -> None:
         """Devices heard from (their readings' times); those that were offline come back."""

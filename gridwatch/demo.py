@@ -3,8 +3,9 @@
 Private PostgreSQL and Mosquitto are started where none are configured; a small city is
 generated once; the simulator publishes the `combined_day` scenario (gas leak, entrapment,
 building fire, failed gateway, transport faults) again and again; the pipeline ingests,
-detects and correlates. Every change of an incident (opened, severity, escalation along the
-duty roster, resolved) is printed as it lands. Ctrl-C stops everything.
+detects and correlates; the API and dashboard serve it (the dashboard's address, with an
+admin key, is printed). Every change of an incident (opened, severity, escalation along the
+duty roster, resolved) is also printed as it lands. Ctrl-C stops everything.
 """
 
 from __future__ import annotations
@@ -59,17 +60,31 @@ def _tail_incidents(conn: Conn, after: int) -> int:
         (after,),
     ).fetchall()
     for _, at, alert_id, kind, status, severity, note, title, now_sev in rows:
-        if now_sev == "informational":
+        if "informational" in (now_sev, severity):
             continue
         print(f"{at:%H:%M:%S} incident {alert_id} [{severity or status}] {kind}: {title} — "
               f"{note or status}", flush=True)  # fmt: skip
     return int(rows[-1][0]) if rows else after
 
 
+def _port(wanted: int) -> int:
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", wanted))
+            return wanted
+        except OSError:
+            from gridwatch.net import free_port
+
+            return free_port()
+
+
 def demo(
     scale: Annotated[float, typer.Option(help="city size (1.0 = 2.45 million devices)")] = 0.002,
     speed: Annotated[float, typer.Option(help="simulated seconds per second")] = 5.0,
     scenario: Annotated[str, typer.Option(help="built-in name or file")] = "combined_day",
+    port: Annotated[int, typer.Option(help="dashboard port (another if taken)")] = 8000,
 ) -> None:
     """The whole product on this machine: city → broker → ingest → detectors → incidents."""
     from simulators.city import generate
@@ -85,8 +100,17 @@ def demo(
                 print(f"generating a city at scale {scale}…", flush=True)
                 write_city(conn, generate(scale, seed=1), progress=lambda _: None)
         print(f"database: {settings.database_url}\nbroker:   {settings.mqtt_url}", flush=True)
+        from api.app import create_app
+        from api.keys import create_key
+        from api.server import Server
+
         pipeline = Pipeline(settings)
         pipeline.start()
+        server = Server(create_app(settings, pipeline), port=_port(port)).start()
+        with connect(settings) as conn:
+            key = create_key(conn, "admin", name="demo")
+        print(f"dashboard: {server.url}/#key={key}\n  (API docs at {server.url}/docs; the key is"
+              " an admin key for this demo)", flush=True)  # fmt: skip
         sim = threading.Thread(target=_simulate, args=(settings, scenario, speed, stop),
                                name="simulator", daemon=True)  # fmt: skip
         sim.start()
@@ -106,4 +130,5 @@ def demo(
         print("stopping…", flush=True)
         stop.set()
         sim.join(timeout=10)
+        server.stop()
         pipeline.stop()

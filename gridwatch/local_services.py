@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
@@ -28,8 +30,11 @@ def services_for(settings: Settings, log: bool = True) -> Iterator[Settings]:
             if log:
                 print(f"started private PostgreSQL: {pg.url} (binaries {pg.bindir})", flush=True)
         if settings.mqtt_url is None:
-            broker = LocalMosquitto(settings.data_dir / "mosquitto")
+            # One folder per process: two commands at once must not share a broker's files.
+            root = settings.data_dir / "mosquitto" / str(os.getpid())
+            broker = LocalMosquitto(root)
             updates["mqtt_url"] = broker.start()
+            stack.callback(shutil.rmtree, root, True)
             stack.callback(broker.stop)
             if log:
                 print(f"started private Mosquitto: {broker.url}", flush=True)

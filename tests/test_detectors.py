@@ -164,3 +164,20 @@ def test_nab_scorer_null_is_0_and_perfect_is_100() -> None:
     fp = [ScoredFile(np.eye(1000)[301] + np.eye(1000)[900], [(300, 339)])]
     std = PROFILES[0]
     assert normalised(late, std)[0] < normalised(fp, std)[0] < normalised(early, std)[0]
+
+
+def test_a_restarted_silence_watch_clears_what_was_down_before(tmp_path: Path) -> None:
+    from detectors.silence import Silence
+
+    grid = np.zeros(6, dtype=int)
+    gw = np.array([0, 0, 0, 0, -1, -1])
+    before = Silence(np.full(6, 60), grid, gw, now=0.0)
+    before.seen(np.arange(6), np.full(6, 100.0))
+    before.seen(np.array([4, 5]), np.full(2, 200.0))
+    assert [(o.scope, o.state) for o in before.scan(200.0)] == [("gateway", "raised")]
+    before.save(tmp_path / "silence.npz")
+    after = Silence(np.full(6, 60), grid, gw, now=1000.0)  # a new process
+    after.load(tmp_path / "silence.npz")
+    assert after.scan(1001.0) == []  # nothing new: every device gets its interval again
+    after.seen(np.arange(4), np.full(4, 1010.0))
+    assert [(o.scope, o.state) for o in after.scan(1011.0)] == [("gateway", "cleared")]

@@ -88,7 +88,8 @@ function treeNode(node) {
   const s = node.status;
   const li = el("li", {}, el("div", { class: "node", "data-code": node.code, onclick: (e) => expand(e, node, li) },
     el("span", { class: `dot sev-${worst(s)}` }), `${node.name}`,
-    el("span", { class: "counts" }, `${s.devices_online}↑ ${s.devices_offline}↓`)));
+    el("span", { class: "counts" }, `${s.devices_online + s.devices_offline + s.devices_unknown} devices`
+      + (s.devices_offline ? `, ${s.devices_offline} offline` : ""))));
   return li;
 }
 
