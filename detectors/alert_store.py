@@ -27,7 +27,7 @@ _SIGNAL_SQL = (
 )
 _ALERT_COLUMNS = (
     "alert_id, grid_code, microgrid_code, cause, severity, status, opened_at, resolved_at,"
-    " escalation, evidence, signals, last_signal_at, reopened, updated_at, state"
+    " escalation, evidence, signals, last_signal_at, reopened, updated_at, state, subject"
 )
 
 
@@ -70,10 +70,10 @@ def load_incidents(conn: Conn, since: float) -> list[Incident]:
     ).fetchall()
     out = []
     for (alert_id, grid, micro, cause, severity, status, opened, resolved, level, evidence,
-         signals, last_at, reopened, updated, state) in rows:  # fmt: skip
+         signals, last_at, reopened, updated, state, subject) in rows:  # fmt: skip
         st: dict[str, Any] = state or {}
         out.append(Incident(
-            grid, cause, opened.timestamp(), micro, int(alert_id), status, severity, level,
+            grid, cause, opened.timestamp(), subject, micro, int(alert_id), status, severity, level,
             float(st.get("escalate_from", opened.timestamp())), dict(st.get("conditions", {})),
             float(st.get("point_until", 0.0)), st.get("quiet_since"),
             {int(k): DeviceEvidence(**v) for k, v in st.get("devices", {}).items()},
@@ -125,21 +125,22 @@ def save(conn: Conn, inc: Incident) -> list[int]:
 def _insert_or_join(conn: Conn, inc: Incident) -> None:
     row = conn.execute(
         "INSERT INTO alert (grid_code, microgrid_code, community_code, territory_path, cause,"
-        " severity, status, title, opened_at, updated_at)"
-        " SELECT %s, %s, t.parent_code, t.path, %s, %s, 'open', %s, %s, %s"
+        " subject, severity, status, title, opened_at, updated_at)"
+        " SELECT %s, %s, t.parent_code, t.path, %s, %s, %s, 'open', %s, %s, %s"
         " FROM territory t WHERE t.code = %s"
-        " ON CONFLICT (grid_code, cause) WHERE status <> 'resolved' DO NOTHING"
+        " ON CONFLICT (grid_code, cause, subject) WHERE status <> 'resolved' DO NOTHING"
         " RETURNING alert_id",
-        (inc.grid, inc.microgrid, inc.cause, inc.severity, inc.title, ts(inc.opened_at),
-         ts(inc.opened_at), inc.grid),
+        (inc.grid, inc.microgrid, inc.cause, inc.subject, inc.severity, inc.title,
+         ts(inc.opened_at), ts(inc.opened_at), inc.grid),
     ).fetchone()  # fmt: skip
     if row is not None:
         inc.alert_id = int(row[0])
         return
     live = conn.execute(
         "SELECT alert_id, status, opened_at, severity, evidence, signals FROM alert"
-        " WHERE grid_code = %s AND cause = %s AND status <> 'resolved' FOR UPDATE",
-        (inc.grid, inc.cause),
+        " WHERE grid_code = %s AND cause = %s AND subject = %s AND status <> 'resolved'"
+        " FOR UPDATE",
+        (inc.grid, inc.cause, inc.subject),
     ).fetchone()
     if live is None:
         raise LookupError(f"grid {inc.grid!r} is not in the territory registry")

@@ -56,6 +56,11 @@ ABSORBING = {"fire", "gas_leak", "flooding", "elevator_entrapment", "elevator_fa
              "grid_outage", "gateway_offline"}  # fmt: skip
 SIDE_EFFECTS = {"sensor_fault", "device_offline", "gateway_offline"}
 HAZARDS = {"flooding", "security", "crowd", "fire_risk", "safety", "medical", "elevator_fault"}
+# One incident per device for these: unrelated faulty or missing sensors in a grid are
+# separate maintenance tickets, and a new one must not hide inside an old one.
+PER_DEVICE = {"sensor_fault", "device_offline"}
+# A state that holds still (a door closed all night, a car parked at a floor) is not stuck.
+DISCRETE_UNITS = {"0/1", "-1/0/1", "floor"}
 TITLES = {
     "fire": "Possible fire", "gas_leak": "Gas leak", "elevator_entrapment": "Elevator "
     "entrapment", "elevator_fault": "Elevator fault", "grid_outage": "Power or network outage",
@@ -126,6 +131,7 @@ class Incident:
     grid: str
     cause: str
     opened_at: float
+    subject: str = ""  # the device key for per-device causes
     microgrid: str | None = None
     alert_id: int | None = None
     status: str = "open"
@@ -147,14 +153,16 @@ class Incident:
     pending: list[dict[str, Any]] = field(default_factory=list)
 
     @property
-    def key(self) -> tuple[str, str]:
-        return (self.grid, self.cause)
+    def key(self) -> tuple[str, str, str]:
+        return (self.grid, self.cause, self.subject)
 
     @property
     def title(self) -> str:
         where = f"micro-grid {self.microgrid}" if self.microgrid else f"grid {self.grid}"
         what = TITLES.get(self.cause, self.cause.replace("_", " ").capitalize())
         n = len(self.devices)
+        if self.subject:
+            return f"{what} (device {self.subject}) in {where}"
         return f"{what} in {where}" + (f" ({n} devices)" if n > 1 else "")
 
     @property
@@ -198,7 +206,7 @@ class Correlator:
         self.point_ttl_s = point_ttl_s
         self.reopen_s = reopen_s
         self.escalation = escalation or Escalation()
-        self.incidents: dict[tuple[str, str], Incident] = {}
+        self.incidents: dict[tuple[str, str, str], Incident] = {}
 
     # -- signals ---------------------------------------------------------------------------
     def observe(self, signals: Iterable[SignalIn], now: float) -> None:
@@ -207,11 +215,13 @@ class Correlator:
 
     def _observe(self, sig: SignalIn, now: float) -> None:
         cause = self._explained_by(sig, cause_of(sig))
-        inc = self.incidents.get((sig.grid_code, cause))
+        subject = str(sig.device_key) if cause in PER_DEVICE and sig.device_key is not None else ""
+        inc = self.incidents.get((sig.grid_code, cause, subject))
         if inc is None or (not inc.live and now - (inc.resolved_at or now) > self.reopen_s):
             if sig.state == "cleared":
                 return  # the end of a condition nobody saw start (or long closed)
-            inc = Incident(sig.grid_code, cause, now, sig.microgrid_code, escalate_from=now)
+            inc = Incident(sig.grid_code, cause, now, subject, sig.microgrid_code,
+                           escalate_from=now)  # fmt: skip
             self.incidents[inc.key] = inc
             self._note(inc, now, "opened", to_status="open", note=f"from {sig.source} signal")
         elif not inc.live:
@@ -226,17 +236,17 @@ class Correlator:
         """A side effect joins the live incident that explains it, if any."""
         if cause not in SIDE_EFFECTS:
             return cause
-        outage = self.incidents.get((sig.grid_code, "grid_outage"))
+        outage = self.incidents.get((sig.grid_code, "grid_outage", ""))
         if outage is not None and outage.live and cause != "sensor_fault":
             return "grid_outage"
-        gateway = self.incidents.get((sig.grid_code, "gateway_offline"))
+        gateway = self.incidents.get((sig.grid_code, "gateway_offline", ""))
         if (gateway is not None and gateway.live and cause == "device_offline"
                 and f"gateway:{sig.gateway_id}" in gateway.areas):  # fmt: skip
             return "gateway_offline"
         if sig.device_key is None:
             return cause
         for other in ABSORBING - {cause}:
-            inc = self.incidents.get((sig.grid_code, other))
+            inc = self.incidents.get((sig.grid_code, other, ""))
             if inc is not None and inc.live and sig.device_key in inc.devices:
                 return other
         return cause
@@ -281,8 +291,9 @@ class Correlator:
             return
         d.signals += 1
         if sig.source == "telemetry":
-            d.stuck |= sig.kind == "stuck value"
             metric = METRICS_BY_ID.get(sig.metric_id or -1)
+            discrete = metric is not None and metric.unit in DISCRETE_UNITS
+            d.stuck |= sig.kind == "stuck value" and not discrete
             d.heat |= metric is not None and metric.name == "temperature"
             d.severity = top(d.severity, "low" if d.stuck else "informational")
         elif sig.source == "silence":

@@ -95,8 +95,8 @@ def test_devices_behind_a_silent_gateway_join_its_incident() -> None:
     c.observe([sig("offline", "silence", key=k, gateway="gw1", severity="low")
                for k in range(5)], now=1.0)  # fmt: skip
     c.observe([sig("offline", "silence", key=9, gateway="gw2", severity="low")], now=1.0)
-    assert sorted(c.incidents) == [("G1", "device_offline"), ("G1", "gateway_offline")]
-    assert len(c.incidents[("G1", "gateway_offline")].devices) == 5
+    assert sorted(c.incidents) == [("G1", "device_offline", "9"), ("G1", "gateway_offline", "")]
+    assert len(c.incidents[("G1", "gateway_offline", "")].devices) == 5
 
 
 def test_a_grid_wide_silence_is_one_outage_incident() -> None:
@@ -118,12 +118,15 @@ def test_a_rare_but_harmless_hazard_reading_is_a_sensor_matter() -> None:
     gas = metric_id("gas", "gas")
     c.observe([sig("rare value", "telemetry", key=k, severity="low", metric_id=gas, value=0.6)
                for k in (1, 2, 3)], now=0.0)  # fmt: skip
-    assert [(i.cause, i.severity) for i in c.incidents.values()] == [
-        ("sensor_fault", "informational")
+    # One ticket per sensor, each a hint only.
+    assert [(i.cause, i.subject, i.severity) for i in c.incidents.values()] == [
+        ("sensor_fault", str(k), "informational") for k in (1, 2, 3)
     ]
     c.observe([sig("rare value", "telemetry", key=4, severity="low", metric_id=gas, value=18)],
               now=0.0)  # fmt: skip
-    assert c.incidents[("G1", "gas_leak")].severity == "informational"  # a hint, until it repeats
+    assert (
+        c.incidents[("G1", "gas_leak", "")].severity == "informational"
+    )  # a hint, until it repeats
 
 
 def test_a_side_effect_of_a_live_hazard_joins_it() -> None:
@@ -137,12 +140,20 @@ def test_a_side_effect_of_a_live_hazard_joins_it() -> None:
     assert {i.cause for i in c.incidents.values()} == {"elevator_entrapment", "sensor_fault"}
 
 
+def test_a_door_closed_all_night_is_not_a_stuck_sensor() -> None:
+    c = Correlator()
+    door = metric_id("elevator", "door_open")
+    c.observe([sig("stuck value", "telemetry", key=3, severity="low", metric_id=door)], 0.0)
+    assert [i.severity for i in c.incidents.values()] == ["informational"]
+
+
 def test_grids_and_causes_stay_apart() -> None:
     c = Correlator()
     c.observe([sig("gas", key=1, severity="high", grid="G1"),
                sig("gas", key=2, severity="high", grid="G2"),
                sig("fire", key=3, grid="G1")], now=0.0)  # fmt: skip
-    assert sorted(c.incidents) == [("G1", "fire"), ("G1", "gas_leak"), ("G2", "gas_leak")]
+    assert sorted(c.incidents) == [("G1", "fire", ""), ("G1", "gas_leak", ""),
+                                   ("G2", "gas_leak", "")]  # fmt: skip
 
 
 def test_unacknowledged_critical_escalates_up_the_chain_on_time() -> None:

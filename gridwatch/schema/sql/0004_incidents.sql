@@ -2,6 +2,9 @@
 -- roster that escalation walks, and the correlator's place in the signal stream.
 
 ALTER TABLE alert
+    -- What the incident is about within its grid and cause: '' for the grid as a whole, a
+    -- device key for per-device causes (a faulty or missing sensor is its own ticket).
+    ADD COLUMN subject        text NOT NULL DEFAULT '',
     ADD COLUMN community_code text REFERENCES territory (code),
     ADD COLUMN assignee       text,
     ADD COLUMN acknowledged_at timestamptz,
@@ -12,6 +15,10 @@ ALTER TABLE alert
     -- The correlator's own bookkeeping (live conditions, quiet since …), kept so that a
     -- restarted correlator carries on where it stopped.
     ADD COLUMN state          jsonb NOT NULL DEFAULT '{}'::jsonb;
+-- One live incident per grid, cause and subject, whatever the number of correlators.
+DROP INDEX alert_one_live_per_cause;
+CREATE UNIQUE INDEX alert_one_live_per_cause ON alert (grid_code, cause, subject)
+    WHERE status <> 'resolved';
 CREATE INDEX alert_live_idx ON alert (status) WHERE status <> 'resolved';
 CREATE INDEX alert_grid_idx ON alert (grid_code, opened_at DESC);
 
