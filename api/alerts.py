@@ -11,7 +11,7 @@ import base64
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 
 from api.deps import Db, Responder, Viewer, like_prefix, scope_path
 from api.fiware import to_fiware
@@ -95,20 +95,18 @@ def filters(
     return Filters(territory, severity, status, cause, since, until)
 
 
+FiltersQ = Annotated[Filters, Depends(filters)]
+
+
 @router.get("", response_model=AlertPage, summary="List incidents, newest first")
 def list_alerts(
     db: Db,
     who: Viewer,
-    territory: Annotated[str | None, Query(description="territory code: its subtree")] = None,
-    severity: Annotated[list[Severity] | None, Query()] = None,
-    status: Annotated[list[Status] | None, Query()] = None,
-    cause: Annotated[list[str] | None, Query(description="e.g. fire, gas_leak")] = None,
-    since: Annotated[dt.datetime | None, Query(description="opened at or after")] = None,
-    until: Annotated[dt.datetime | None, Query(description="opened before")] = None,
+    f: FiltersQ,
     cursor: Annotated[str | None, Query(description="from the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> AlertPage:
-    clauses, params = filters(territory, severity, status, cause, since, until).where(db, who)
+    clauses, params = f.where(db, who)
     if cursor is not None:
         at, alert_id = decode_cursor(cursor)
         clauses.append("(a.opened_at, a.alert_id) < (%s, %s)")
@@ -129,13 +127,10 @@ def list_alerts(
 def export_fiware(
     db: Db,
     who: Viewer,
-    territory: Annotated[str | None, Query(description="territory code: its subtree")] = None,
-    severity: Annotated[list[Severity] | None, Query()] = None,
-    status: Annotated[list[Status] | None, Query()] = None,
-    since: Annotated[dt.datetime | None, Query(description="opened at or after")] = None,
+    f: FiltersQ,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
-    clauses, params = filters(territory, severity, status, None, since, None).where(db, who)
+    clauses, params = f.where(db, who)
     rows = db.execute(
         f"SELECT {ALERT_COLUMNS}, (SELECT avg(d.lat) FROM device d WHERE d.device_key ="
         " ANY(a.devices)), (SELECT avg(d.lon) FROM device d WHERE d.device_key = ANY(a.devices))"
@@ -182,31 +177,8 @@ def detail(db: Conn, who: Principal, alert_id: int) -> AlertDetail:
     return AlertDetail(
         **Alert.of(row[:17]).model_dump(),
         evidence=evidence,
-        affected_devices=[
-            AffectedDevice(
-                device_id=d[0],
-                device_type=d[1],
-                microgrid_code=d[2],
-                gateway_id=d[3],
-                online=d[4],
-                last_seen=d[5],
-            )
-            for d in devices
-        ],
-        history=[
-            Transition(
-                id=h[0],
-                at=h[1],
-                kind=h[2],
-                from_status=h[3],
-                to_status=h[4],
-                actor=h[5],
-                note=h[6],
-                severity=h[7],
-                escalation=h[8],
-            )
-            for h in history
-        ],
+        affected_devices=[AffectedDevice.of_row(d[:6]) for d in devices],
+        history=[Transition.of_row(h) for h in history],
     )
 
 

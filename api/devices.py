@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from api.deps import Anyone, Db, Integrator, like_prefix, scope_path
 from api.keys import Principal
+from api.models import RowModel
 from gridwatch.catalogue import DEVICE_TYPES, METRICS_BY_ID
 from gridwatch.db import Conn
 from gridwatch.mqtt_auth import password_hash
@@ -31,7 +32,7 @@ DeviceType = Literal["elevator", "fire", "smoke", "gas", "water", "door", "manho
 _ID = r"^[A-Za-z0-9_.\-]{1,64}$"
 
 
-class DeviceIn(BaseModel):
+class DeviceIn(RowModel):
     device_id: str = Field(pattern=_ID)
     device_type: DeviceType
     community_code: str = Field(min_length=1, max_length=32)
@@ -109,23 +110,7 @@ _DEVICE_SQL = (
 
 
 def _device(row: tuple[Any, ...]) -> Device:
-    names = (
-        "device_id",
-        "device_type",
-        "community_code",
-        "grid_code",
-        "microgrid_code",
-        "gateway_id",
-        "lat",
-        "lon",
-        "report_interval_s",
-        "attributes",
-        "registered_at",
-        "retired_at",
-        "online",
-        "last_seen",
-    )
-    return Device(**dict(zip(names, row[:14], strict=True)))
+    return Device.of_row(row[:14])
 
 
 def _visible(db: Conn, who: Principal, device_id: str) -> tuple[Any, ...]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, Field
 
@@ -17,6 +17,14 @@ ALERT_COLUMNS = (
     " a.status, a.title, a.opened_at, a.updated_at, a.acknowledged_at, a.resolved_at,"
     " a.escalation, a.assignee, a.signals, cardinality(a.devices), a.reopened"
 )
+
+
+class RowModel(BaseModel):
+    """A model whose fields are declared in the order of its query's columns."""
+
+    @classmethod
+    def of_row(cls, row: tuple[Any, ...]) -> Self:
+        return cls(**dict(zip(cls.model_fields, row, strict=False)))
 
 
 class Alert(BaseModel):
@@ -41,26 +49,9 @@ class Alert(BaseModel):
 
     @classmethod
     def of(cls, r: tuple[Any, ...]) -> Alert:
-        return cls(
-            id=r[0],
-            grid_code=r[1],
-            microgrid_code=r[2],
-            community_code=r[3],
-            cause=r[4],
-            severity=r[5],
-            status=r[6],
-            title=r[7],
-            opened_at=r[8],
-            updated_at=r[9],
-            acknowledged_at=r[10],
-            resolved_at=r[11],
-            escalation_level=r[12],
-            escalated_to=LEVELS[r[12]],
-            assignee=r[13],
-            signals=r[14],
-            devices=r[15],
-            reopened=r[16],
-        )
+        """From ALERT_COLUMNS, in order (`escalated_to` is derived)."""
+        values = dict(zip([n for n in cls.model_fields if n != "escalated_to"], r, strict=True))
+        return cls(**values, escalated_to=LEVELS[values["escalation_level"]])
 
 
 class AlertPage(BaseModel):
@@ -68,7 +59,7 @@ class AlertPage(BaseModel):
     next_cursor: str | None = Field(description="pass as `cursor` for the next page")
 
 
-class Transition(BaseModel):
+class Transition(RowModel):
     id: int = Field(description="also the live feed's event id")
     at: dt.datetime
     kind: str
@@ -80,7 +71,7 @@ class Transition(BaseModel):
     escalation: int | None
 
 
-class AffectedDevice(BaseModel):
+class AffectedDevice(RowModel):
     device_id: str
     device_type: str
     microgrid_code: str | None
