@@ -20,7 +20,8 @@ class RegistryNotEmpty(Exception):
 def write_city(
     conn: Conn, city: City, replace: bool = False, progress: Callable[[str], None] = print
 ) -> None:
-    """Write territories, gateways and devices in one transaction."""
+    """Write territories, gateways and devices in one transaction. `replace` first empties
+    everything that hangs off the registry: incidents, rosters, API keys."""
     started = time.monotonic()
     with conn.transaction():
         if conn.execute("SELECT 1 FROM territory LIMIT 1").fetchone():
@@ -28,7 +29,7 @@ def write_city(
                 raise RegistryNotEmpty("the registry already holds a city; use --replace")
             conn.execute(
                 "TRUNCATE device_status, device, gateway, alert_transition, alert, duty_roster,"
-                " territory"
+                " api_key, territory"
             )
         with (
             conn.cursor() as cur,
