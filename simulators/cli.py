@@ -31,7 +31,12 @@ city_app = typer.Typer(help="Generate and inspect the simulated city.", no_args_
 def city_generate(
     scale: Annotated[float, typer.Option(help="1.0 = the whole city (2.45 M devices)")] = 0.01,
     seed: Annotated[int, typer.Option(help="same seed, same city")] = 1,
-    replace: Annotated[bool, typer.Option(help="replace a city already registered")] = False,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            help="replace a city already registered (and its incidents, rosters and API keys)"
+        ),
+    ] = False,
 ) -> None:
     """Write a territory hierarchy and device registry into the database."""
     settings = load_settings()

@@ -16,9 +16,11 @@ from simulators.scenarios import builtin_names
 
 
 def test_a_building_fire_is_one_critical_incident_found_in_seconds(settings: Settings) -> None:
-    r = evaluate(settings, "building_fire", seed=3, scale=0.0002, speed=30.0, warm_h=25.0,
+    # At 15x a pipeline hiccup of 3.6 s looks like a missed report (54 s of 60): slower
+    # would be gentler, faster flaky on a busy machine.
+    r = evaluate(settings, "building_fire", seed=3, scale=0.0002, speed=15.0, warm_h=25.0,
                  progress=lambda _: None)  # fmt: skip
-    assert (r["recall"], r["precision"], r["storm_factor"]) == (1.0, 1.0, 1.0), r
+    assert (r["recall"], r["precision"], r["storm_factor"]) == (1.0, 1.0, 1.0), r["false_alerts"]
     (fire,) = r["incidents"]
     assert fire["found"] and fire["severity"] in ("high", "critical")
     assert r["urgent_time_to_alert_p95_s"] <= 10.0 and r["targets_met"]
