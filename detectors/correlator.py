@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from detectors.escalation import Escalation
-from gridwatch.catalogue import METRICS_BY_ID
+from gridwatch.catalogue import HAZARD_FLOORS, METRICS_BY_ID
 from gridwatch.incidents import LEVELS, raise_by, rank, top
 
 # Event kinds (detectors/events.py) → cause. Unlisted kinds are their own cause.
@@ -45,11 +45,8 @@ EVENT_CAUSES = {
 SILENCE_CAUSES = {"offline": "device_offline", "gateway silent": "gateway_offline",
                   "grid silent": "grid_outage"}  # fmt: skip
 # A rare reading on these metrics is evidence of a hazard when it is also past the metric's
-# early-warning floor (half a gas detector's usual 10 %LEL low alarm; a fifth of a smoke
-# detector's alarm; a heat detector's 54 °C less a margin; water well above a sensor's zero);
-# any other rare reading is a hint of a faulty sensor.
+# early-warning floor (`HAZARD_FLOORS`); any other rare reading hints at a faulty sensor.
 HAZARD_METRICS = {"smoke": "fire", "gas": "gas_leak", "water_level": "flooding"}
-HAZARD_FLOORS = {"smoke": 1.0, "gas": 5.0, "water_level": 60.0, "temperature": 40.0}
 HEAT_DEVICES = {"smoke", "fire"}  # their temperature is fire evidence
 # Causes that a device's own side effects (stuck values, silence) fold into.
 ABSORBING = {"fire", "gas_leak", "flooding", "elevator_entrapment", "elevator_fault",

@@ -3,8 +3,9 @@
 Ingest hands each committed batch to `feed` (a bounded queue: a slow detector slows ingest
 down rather than losing input). A thread scores telemetry with the default detector, maps
 events through the catalogue, and keeps the silence watch; signals are written to
-`device_signal`. A series that keeps being anomalous signals again only after `repeat_s`:
-the correlator hears of a condition, not of every reading of it. The learned state is saved
+`device_signal`. A series that keeps being anomalous signals again only after `repeat_s`
+(or at once when it newly crosses its metric's hazard floor): the correlator hears of a
+condition, not of every reading of it. The learned state is saved
 every `save_every_s` and on stop, and restored on start.
 """
 
@@ -26,7 +27,7 @@ from detectors.events import classify
 from detectors.fleet import Fleet, load_fleet_arrays
 from detectors.silence import Outage, Silence
 from detectors.telemetry import KINDS, TelemetryDetector
-from gridwatch.catalogue import METRICS_BY_ID
+from gridwatch.catalogue import HAZARD_FLOORS, METRICS_BY_ID
 from gridwatch.db import Conn, connect
 from gridwatch.settings import Settings
 from ingest.messages import Decoded
@@ -41,6 +42,8 @@ SIGNAL_COLUMNS = (
 _SIGNAL_TYPES = ["timestamptz", "text", "int4", "text", "text", "text", "text", "text", "text",
                  "text", "int2", "float8", "float4", "text", "jsonb"]  # fmt: skip
 Signal = tuple[Any, ...]
+_FLOORS = {m.metric_id: HAZARD_FLOORS[m.name] for m in METRICS_BY_ID.values()
+           if m.name in HAZARD_FLOORS}  # fmt: skip
 
 
 class DetectionService:
@@ -64,7 +67,8 @@ class DetectionService:
             self.detector.load(self.state_path)
             self.counters["state_restored"] = 1
         self.detector.grow(self.fleet.series)
-        self._last_signal = np.full(self.fleet.series, -np.inf, dtype=np.float32)
+        self._last_signal = np.full(self.fleet.series, -np.inf, dtype=np.float64)
+        self._last_value = np.full(self.fleet.series, np.nan, dtype=np.float32)
         self._t0 = time.time()
         f = self.fleet
         self.silence = Silence(f.interval_s, f.grid, f.gateway, now=clock(), tracked=f.known)
@@ -159,9 +163,11 @@ class DetectionService:
         out: list[Signal] = []
         for i in hit:
             s = int(series[i])
-            if ts[i] - self._last_signal[s] < self.repeat_s:
-                continue
-            self._last_signal[s] = ts[i]
+            floor = _FLOORS.get(int(metric[i]))
+            crossing = floor is not None and values[i] >= floor > self._last_value[s]
+            if ts[i] - self._last_signal[s] < self.repeat_s and not crossing:
+                continue  # said already, unless it now crosses its hazard floor
+            self._last_signal[s], self._last_value[s] = ts[i], values[i]
             key, score = int(keys[i]), float(scored.score[i])
             m = METRICS_BY_ID[int(metric[i])]
             detail = orjson.dumps({"metric": m.name, "unit": m.unit}).decode()
@@ -230,9 +236,12 @@ class DetectionService:
             return
         self.fleet = fleet
         self.detector.grow(fleet.series)
-        grown = np.full(fleet.series, -np.inf, dtype=np.float32)
+        grown = np.full(fleet.series, -np.inf, dtype=np.float64)
         grown[: len(self._last_signal)] = self._last_signal
         self._last_signal = grown
+        values = np.full(fleet.series, np.nan, dtype=np.float32)
+        values[: len(self._last_value)] = self._last_value
+        self._last_value = values
         old = self.silence
         self.silence = Silence(fleet.interval_s, fleet.grid, fleet.gateway, now=self.clock(),
                                tracked=fleet.known)  # fmt: skip

@@ -142,4 +142,10 @@ METRICS_BY_ID: dict[int, Metric] = {
     m.metric_id: m for t in DEVICE_TYPES.values() for m in t.metrics
 }
 
+# Early-warning floors: a rare reading past one is evidence of a hazard, not of a faulty
+# sensor (half a gas detector's usual 10 %LEL low alarm; a fifth of a smoke detector's
+# alarm; a heat detector's 54 °C less a margin; water well above a sensor's zero).
+HAZARD_FLOORS: dict[str, float] = {"smoke": 1.0, "gas": 5.0, "water_level": 60.0,
+                                   "temperature": 40.0}  # fmt: skip
+
 CHANNELS = ("telemetry", "event", "status")
