@@ -14,8 +14,9 @@ from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Any
 
-from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
+import psycopg
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from api import alerts, devices, feed, health, territory
@@ -51,6 +52,13 @@ def create_app(settings: Settings, pipeline: Any = None, feed_poll_s: float = 0.
     app.include_router(territory.router)
     app.include_router(devices.router)
     app.include_router(health.router)
+
+    @app.exception_handler(psycopg.DataError)
+    async def bad_data(_: Request, exc: psycopg.DataError) -> JSONResponse:
+        # Input the database cannot hold (a NUL byte in text, say): the client's mistake.
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return JSONResponse({"detail": f"invalid input: {first}"}, status_code=422)
+
     static = resources.files("api").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
 

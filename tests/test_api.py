@@ -144,6 +144,8 @@ def test_alert_list_filters_and_paginates_without_gaps_or_repeats(
         client.get("/api/v1/alerts", params={"cursor": "garbage"}, headers=key).status_code == 422
     )
     assert client.get("/api/v1/alerts", params={"severity": "dire"}, headers=key).status_code == 422
+    nul = client.get("/api/v1/alerts", params={"cause": "fi\x00re"}, headers=key)
+    assert nul.status_code == 422 and "invalid input" in nul.json()["detail"]  # found by fuzzing
 
 
 def test_incident_detail_actions_and_history(

@@ -3,6 +3,7 @@ sends, the API answers without a server error (and, keyless, with 401)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +23,7 @@ from simulators.city import generate
 from simulators.city_store import write_city
 
 KEY: dict[str, str] = {}
+EXAMPLES = int(os.environ.get("GRIDWATCH_FUZZ_EXAMPLES", "25"))  # more, for a longer hunt
 
 
 @pytest.fixture
@@ -52,7 +54,7 @@ def test_no_request_makes_a_server_error(api_schema: Any) -> None:
     for op in operations:
 
         @given(case=op.as_strategy())
-        @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck),
+        @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck),
                   database=None)  # fmt: skip
         def check(case: Any) -> None:
             case.call_and_validate(headers={"X-API-Key": KEY["admin"]},
