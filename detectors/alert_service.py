@@ -1,6 +1,8 @@
 """The live correlator: reads new device signals, keeps incidents, escalates, auto-resolves.
 
-It follows `device_signal` by id from its cursor, so it restarts where it stopped and may run
+Hints — incidents still informational — live in memory only until they are raised (then
+they are written with their whole history) or end. It follows `device_signal` by id from its
+cursor, so it restarts where it stopped and may run
 in its own process; incidents and the cursor are saved in one transaction, so a crash never
 applies a signal twice. Each tick also picks up what people did (an acknowledgement stops
 escalation) before acting on the clock.
@@ -18,6 +20,7 @@ from detectors.alert_store import cursor, load_incidents, read_signals, save, se
 from detectors.alert_store import statuses as read_statuses
 from detectors.correlator import Correlator
 from gridwatch.db import Conn, connect
+from gridwatch.incidents import rank
 from gridwatch.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -71,7 +74,14 @@ class AlertService:
         c = self.correlator
         c.observe(signals, now)
         c.tick(now)
-        dirty = [i for i in c.incidents.values() if i.pending]
+        # Hints (informational, never raised) stay in memory and in device_signal: an incident
+        # row exists from the moment it is worth someone's attention.
+        raised = rank("low")
+        dirty = [
+            i
+            for i in c.incidents.values()
+            if i.pending and (i.alert_id is not None or rank(i.severity) >= raised)
+        ]
         ids: list[int] = []
         with self._conn.transaction():
             for inc in dirty:
@@ -86,6 +96,9 @@ class AlertService:
                 self._cursor = signals[-1].signal_id
                 set_cursor(self._conn, self.name, self._cursor)
         self.counters["signals_read"] += len(signals)
+        for key, inc in list(c.incidents.items()):  # hints that ended are forgotten
+            if inc.alert_id is None and not inc.live:
+                del c.incidents[key]
         if ids:
             for listener in self.listeners:
                 listener(ids)

@@ -9,8 +9,9 @@ grid that is out joins the outage.
 Severity comes from the evidence, on one scale (`gridwatch.incidents.SEVERITIES`):
 - each signal brings its base severity (the event catalogue, silence), except telemetry,
   which alone is informational — a rare reading is a hint until it repeats or is seen on a
-  second device (then low), a stuck value is low — and one device going offline, a hint
-  until it stays away for `offline_grace_s` or flaps (three times);
+  second device (then low), a stuck value is low — and silence: one device offline is a hint
+  until it stays away for `offline_grace_s` or flaps (three times), a gateway until it stays
+  silent for `gateway_grace_s` (then medium), a whole grid is high at once;
 - corroboration raises it: for a fire, one smoke alarm is a check-on-site (medium), two
   devices with one alarm high, two alarms with a temperature rise or a controller's fire
   alarm plus another device critical; a gas alarm with a second gas device critical; other
@@ -189,17 +190,21 @@ class Incident:
         return top(self.severity, base)
 
     def _area_severity(self) -> Iterable[str]:
-        return [{"gateway": "medium", "grid": "high"}[a.split(":", 1)[0]] for a in self.areas]
+        """A silent grid is high at once; a silent gateway waits for `tick`'s grace (a late
+        batch looks the same for a minute)."""
+        return ["high" for a in self.areas if a.startswith("grid:")]
 
 
 class Correlator:
     """Live incidents by (grid, cause), plus those resolved lately (they may re-open)."""
 
     def __init__(self, hold_s: float = 300.0, point_ttl_s: float = 900.0, reopen_s: float = 1800.0,
-                 offline_grace_s: float = 600.0,
+                 offline_grace_s: float = 600.0, gateway_grace_s: float = 90.0,
                  escalation: Escalation | None = None) -> None:  # fmt: skip
         self.hold_s = hold_s
-        self.offline_grace_s = offline_grace_s
+        # A silence this long is no longer a hint: cause → (severity, seconds).
+        self.grace = {"device_offline": ("low", offline_grace_s),
+                      "gateway_offline": ("medium", gateway_grace_s)}  # fmt: skip
         self.point_ttl_s = point_ttl_s
         self.reopen_s = reopen_s
         self.escalation = escalation or Escalation()
@@ -315,12 +320,13 @@ class Correlator:
                 if now - inc.quiet_since >= self.hold_s:
                     self._resolve(inc, now)
                     continue
+            grace = self.grace.get(inc.cause)
             oldest = min(inc.conditions.values(), default=now)
-            if (inc.cause == "device_offline" and inc.severity == "informational"
-                    and now - oldest >= self.offline_grace_s):  # fmt: skip
-                inc.severity = "low"
-                self._note(inc, now, "severity", note=f"informational → low: offline for"
-                           f" {self.offline_grace_s:g} s")  # fmt: skip
+            if grace is not None and rank(inc.severity) < rank(grace[0]) and inc.conditions \
+                    and now - oldest >= grace[1]:  # fmt: skip
+                was, inc.severity = inc.severity, grace[0]
+                self._note(inc, now, "severity", note=f"{was} → {grace[0]}: silent for"
+                           f" {grace[1]:g} s")  # fmt: skip
             if inc.status == "open":
                 level = self.escalation.due(inc.severity, inc.escalation, now - inc.escalate_from)
                 if level is not None:

@@ -7,8 +7,8 @@ from the simulator (no broker: it is learning, not the run under test); then the
 is published through the broker at `speed`, on a simulated clock the detectors and the
 correlator share.
 
-Scoring: an incident counts as raised once its severity reaches `low` (informational ones
-are kept but reach nobody). A raised incident matches a ground-truth incident of the same
+Scoring: an incident counts as raised once its severity reaches `low` (informational hints
+are never written as incidents). A raised incident matches a ground-truth incident of the same
 grid and cause raised between its start (less 2 min) and its end (plus 15 min); one that
 matches none is a false alert.
 
@@ -196,7 +196,7 @@ def score(conn: Conn, truth: list[dict[str, Any]], speed: float) -> dict[str, An
         "incidents_true": len(truth),
         "incidents_found": found,
         "alerts_raised": len(raised),
-        "incidents_informational": len(rows) - len(raised),
+        "device_signals": int(conn.execute("SELECT count(*) FROM device_signal").fetchone()[0]),  # type: ignore[index]
         "false_alerts": false_alerts,
         "highest_false_severity": max(
             (f["severity"] for f in false_alerts), key=rank, default=None

@@ -177,3 +177,24 @@ def test_a_cleared_condition_auto_resolves_and_a_recurrence_reopens_the_same_inc
     kinds = [(h[0], h[2]) for h in history(conn, alert_id)]
     assert ("status", "resolved") in kinds and kinds[-1] == ("reopened", "open")
     svc.stop()
+
+
+def test_hints_are_not_incidents_until_raised(
+    settings: Settings, conn: Conn, city: tuple[str, list[int]]
+) -> None:
+    grid, keys = city
+    clock = Clock(T0)
+    svc = AlertService(settings, correlator=Correlator(hold_s=60.0), clock=clock)
+    conn.execute(
+        "INSERT INTO device_signal (at, scope, device_key, grid_code, source, kind, severity)"
+        " VALUES (%s, 'device', %s, %s, 'silence', 'offline', 'low')",
+        (dt.datetime.fromtimestamp(T0, dt.UTC), keys[0], grid),
+    )
+    svc.step()
+    assert conn.execute("SELECT count(*) FROM alert").fetchone() == (0,)  # one device: a hint
+    clock.t += 600  # still away after 10 min: worth a ticket, written with its history
+    svc.step()
+    alert_id, severity = conn.execute("SELECT alert_id, severity FROM alert").fetchone()  # type: ignore[misc]
+    assert severity == "low"
+    assert [h[0] for h in history(conn, alert_id)] == ["opened", "severity"]
+    svc.stop()

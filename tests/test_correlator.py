@@ -88,6 +88,17 @@ def test_one_device_offline_is_a_hint_until_it_stays_away() -> None:
     assert inc.severity == "low"
 
 
+def test_a_silent_gateway_is_raised_only_once_it_stays_silent() -> None:
+    c = Correlator(gateway_grace_s=90.0)
+    c.observe([sig("gateway silent", "silence", key=None, scope="gateway", gateway="gw1",
+                   severity="medium")], now=0.0)  # fmt: skip
+    (inc,) = c.incidents.values()
+    c.tick(89.0)
+    assert inc.severity == "informational"  # a late batch looks the same for a minute
+    c.tick(90.0)
+    assert inc.severity == "medium"
+
+
 def test_devices_behind_a_silent_gateway_join_its_incident() -> None:
     c = Correlator()
     c.observe([sig("gateway silent", "silence", key=None, scope="gateway", gateway="gw1",
