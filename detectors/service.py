@@ -72,6 +72,8 @@ class DetectionService:
         self._t0 = time.time()
         f = self.fleet
         self.silence = Silence(f.interval_s, f.grid, f.gateway, now=clock(), tracked=f.known)
+        self._heard = np.zeros(f.size, dtype=bool)  # since this process started
+        self._status_written = np.full(f.size, -1, dtype=np.int8)  # 1 online, 0 offline
         self.silence_path = settings.data_dir / "silence-state.npz"
         if self.silence_path.exists():  # what was down before a restart is cleared when back
             self.silence.load(self.silence_path)
@@ -92,6 +94,40 @@ class DetectionService:
     def _save(self) -> None:
         self.detector.save(self.state_path)
         self.silence.save(self.silence_path)
+        self.flush_status()
+
+    def flush_status(self, most: int = 200_000) -> int:
+        """Write each device's reachability as the silence watch sees it to device_status
+        (for the territory view), only where it changed since the last flush; a status
+        message ingest stored later than this wins."""
+        s = self.silence
+        n = min(len(self._heard), len(s.offline))
+        state = np.full(n, -1, dtype=np.int8)
+        state[self._heard[:n]] = 1
+        state[s.offline[:n]] = 0
+        changed = np.flatnonzero((state != self._status_written[:n]) & (state >= 0))[:most]
+        if not len(changed):
+            return 0
+        now = dt.datetime.fromtimestamp(self.clock(), dt.UTC)
+        seen = s.last_seen[changed]
+        rows = [(int(k), bool(state[k]), dt.datetime.fromtimestamp(t, dt.UTC) if np.isfinite(t)
+                 else None, now) for k, t in zip(changed, seen, strict=True)]  # fmt: skip
+        with self._conn.transaction(), self._conn.cursor() as cur:
+            cur.execute("CREATE TEMP TABLE IF NOT EXISTS stage_status (device_key int4, online"
+                        " bool, last_seen timestamptz, changed_at timestamptz)"
+                        " ON COMMIT DELETE ROWS")  # fmt: skip
+            copy_rows(cur, "stage_status", ["int4", "bool", "timestamptz", "timestamptz"], rows)
+            cur.execute(
+                "INSERT INTO device_status (device_key, online, last_seen, changed_at, reason)"
+                " SELECT device_key, online, last_seen, changed_at, 'silence watch'"
+                " FROM stage_status ON CONFLICT (device_key) DO UPDATE SET"
+                " online = EXCLUDED.online, changed_at = EXCLUDED.changed_at,"
+                " reason = EXCLUDED.reason,"
+                " last_seen = greatest(device_status.last_seen, EXCLUDED.last_seen)"
+                " WHERE device_status.changed_at <= EXCLUDED.changed_at"
+            )
+        self._status_written[changed] = state[changed]
+        return len(changed)
 
     def feed(self, batch: Decoded) -> None:
         """Called by ingest after each commit."""
@@ -154,6 +190,7 @@ class DetectionService:
         ok = (keys < self.fleet.size) & self.fleet.known[np.minimum(keys, self.fleet.size - 1)]
         keys, metric, values, ts = keys[ok], metric[ok], values[ok], ts[ok]
         self.silence.seen(keys, np.full(len(keys), self.clock()))
+        self._heard[keys[keys < len(self._heard)]] = True
         order = np.argsort(ts, kind="stable")  # a series learns in time order
         keys, metric, values, ts = keys[order], metric[order], values[order], ts[order]
         series = self.fleet.series_of(keys, metric)
@@ -242,6 +279,10 @@ class DetectionService:
         values = np.full(fleet.series, np.nan, dtype=np.float32)
         values[: len(self._last_value)] = self._last_value
         self._last_value = values
+        heard, written = np.zeros(fleet.size, dtype=bool), np.full(fleet.size, -1, np.int8)
+        heard[: len(self._heard)], written[: len(self._status_written)] = (
+            self._heard, self._status_written)  # fmt: skip
+        self._heard, self._status_written = heard, written
         old = self.silence
         self.silence = Silence(fleet.interval_s, fleet.grid, fleet.gateway, now=self.clock(),
                                tracked=fleet.known)  # fmt: skip

@@ -110,3 +110,6 @@ def test_a_failed_gateway_is_one_signal_not_one_per_device(
     assert not [s for s in silent if s[1] == "device" and s[2] in quiet_devices]
     cleared = [s for s in signals if s[6] == "silence" and s[9] == "cleared" and s[1] == "gateway"]
     assert len(cleared) == 1
+    # The territory view's device status follows: every device heard, all back online.
+    status = conn.execute("SELECT count(*) FILTER (WHERE online), count(*) FROM device_status")
+    assert status.fetchone() == (len(city.fleet), len(city.fleet))
