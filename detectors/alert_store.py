@@ -59,6 +59,7 @@ def _state(inc: Incident) -> str:
         "conditions": inc.conditions, "point_until": inc.point_until,
         "quiet_since": inc.quiet_since, "escalate_from": inc.escalate_from,
         "devices": {str(k): asdict(v) for k, v in inc.devices.items()}, "areas": inc.areas,
+        "via": inc.via,
     }).decode()  # fmt: skip
 
 
@@ -73,13 +74,17 @@ def load_incidents(conn: Conn, since: float) -> list[Incident]:
          signals, last_at, reopened, updated, state, subject) in rows:  # fmt: skip
         st: dict[str, Any] = state or {}
         out.append(Incident(
-            grid, cause, opened.timestamp(), subject, micro, int(alert_id), status, severity, level,
-            float(st.get("escalate_from", opened.timestamp())), dict(st.get("conditions", {})),
-            float(st.get("point_until", 0.0)), st.get("quiet_since"),
-            {int(k): DeviceEvidence(**v) for k, v in st.get("devices", {}).items()},
-            dict(st.get("areas", {})), list(evidence), int(signals),
-            last_at.timestamp() if last_at else 0.0, resolved.timestamp() if resolved else None,
-            int(reopened), updated.timestamp(),
+            grid=grid, cause=cause, opened_at=opened.timestamp(), subject=subject,
+            via=st.get("via"), microgrid=micro, alert_id=int(alert_id), status=status,
+            severity=severity, escalation=level,
+            escalate_from=float(st.get("escalate_from", opened.timestamp())),
+            conditions=dict(st.get("conditions", {})),
+            point_until=float(st.get("point_until", 0.0)), quiet_since=st.get("quiet_since"),
+            devices={int(k): DeviceEvidence(**v) for k, v in st.get("devices", {}).items()},
+            areas=dict(st.get("areas", {})), evidence=list(evidence), signals=int(signals),
+            last_signal_at=last_at.timestamp() if last_at else 0.0,
+            resolved_at=resolved.timestamp() if resolved else None, reopened=int(reopened),
+            updated_at=updated.timestamp(),
         ))  # fmt: skip
     return out
 

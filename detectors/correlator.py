@@ -130,6 +130,7 @@ class Incident:
     cause: str
     opened_at: float
     subject: str = ""  # the device key for per-device causes
+    via: str | None = None  # a per-device incident's gateway
     microgrid: str | None = None
     alert_id: int | None = None
     status: str = "open"
@@ -232,7 +233,35 @@ class Correlator:
             self._reopen(inc, now)
         if inc.microgrid != sig.microgrid_code:
             inc.microgrid = None  # spans micro-grids: the grid is the place
+        if subject and sig.gateway_id:
+            inc.via = sig.gateway_id
         self._add(inc, sig, now)
+        if cause in ("gateway_offline", "grid_outage") and sig.state == "raised":
+            self._fold_devices(inc, now)
+
+    def _fold_devices(self, outage: Incident, now: float) -> None:
+        """Devices that went quiet on their own before their gateway (or grid) was seen to:
+        their incidents become part of the outage, whatever order the signals came in."""
+        gateways = {a.split(":", 1)[1] for a in outage.areas if a.startswith("gateway:")}
+        for key, inc in list(self.incidents.items()):
+            unrelated = outage.cause == "gateway_offline" and inc.via not in gateways
+            if (
+                inc.cause != "device_offline"
+                or not inc.live
+                or inc.grid != outage.grid
+                or unrelated
+            ):
+                continue
+            for k, d in inc.devices.items():
+                outage.devices.setdefault(k, d)
+            outage.conditions.update(inc.conditions)
+            if inc.alert_id is None:
+                del self.incidents[key]  # a hint: it simply becomes part of the outage
+                continue
+            was, inc.status, inc.resolved_at = inc.status, "resolved", now
+            what = TITLES[outage.cause].lower()
+            self._note(inc, now, "status", from_status=was, to_status="resolved",
+                       note=f"part of the {what} in grid {outage.grid}")  # fmt: skip
 
     def _explained_by(self, sig: SignalIn, cause: str) -> str:
         """A side effect joins the live incident that explains it, if any."""

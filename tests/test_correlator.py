@@ -110,6 +110,17 @@ def test_devices_behind_a_silent_gateway_join_its_incident() -> None:
     assert len(c.incidents[("G1", "gateway_offline", "")].devices) == 5
 
 
+def test_devices_quiet_before_their_gateway_fold_into_its_incident() -> None:
+    c = Correlator()
+    c.observe([sig("offline", "silence", key=k, gateway="gw1", severity="low")
+               for k in range(3)], now=0.0)  # fmt: skip
+    c.observe([sig("offline", "silence", key=9, gateway="gw2", severity="low")], now=0.0)
+    c.observe([sig("gateway silent", "silence", key=None, scope="gateway", gateway="gw1",
+                   severity="medium")], now=5.0)  # fmt: skip
+    assert sorted(c.incidents) == [("G1", "device_offline", "9"), ("G1", "gateway_offline", "")]
+    assert sorted(c.incidents[("G1", "gateway_offline", "")].devices) == [0, 1, 2]
+
+
 def test_a_grid_wide_silence_is_one_outage_incident() -> None:
     c = Correlator()
     signals = [sig("power", key=k, code="9") for k in (1, 2)]
