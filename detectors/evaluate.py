@@ -14,9 +14,9 @@ matches none is a false alert.
 
 Time to alert runs from the moment the incident became observable — its first device alarm
 where it has one (a fire's first smoke alarm), otherwise its start — to the moment it was
-raised, as it would be at speed 1: the simulated time until the evidence that raised it was
-emitted, plus the pipeline's real delay from then on (simulated delay ÷ speed), so a fast
-replay neither hides nor inflates the pipeline's own latency.
+raised, as it would be at speed 1: simulated time, except the pipeline's own delay (from the
+first signal's time to the incident opening), which the replay stretches by `speed` and is
+counted back at its real length — so a fast replay neither hides nor inflates it.
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ def score(conn: Conn, truth: list[dict[str, Any]], speed: float) -> dict[str, An
     rows = conn.execute(
         "SELECT a.alert_id, a.grid_code, a.cause, a.severity, a.evidence,"
         " (SELECT min(t.at) FROM alert_transition t WHERE t.alert_id = a.alert_id"
-        "  AND t.severity = ANY(%s)) FROM alert a ORDER BY a.alert_id",
+        "  AND t.severity = ANY(%s)), a.opened_at FROM alert a ORDER BY a.alert_id",
         (floor,),
     ).fetchall()
     raised = [r for r in rows if r[5] is not None]
@@ -209,12 +209,17 @@ def score(conn: Conn, truth: list[dict[str, Any]], speed: float) -> dict[str, An
 
 def _time_to_alert(alert: tuple[Any, ...], truth: dict[str, Any], speed: float
                    ) -> tuple[float, float]:  # fmt: skip
-    raised_at = alert[5].timestamp()
+    """Seconds from observable to raised as at speed 1, and the pipeline's share.
+
+    The pipeline's delay `d` (the first signal's own time to the correlator opening the
+    incident) is real seconds stretched by the replay to `d` simulated ones; it counts as
+    d / speed, everything else (readings needed, a silence's grace) at face value."""
+    raised_at, opened_at = alert[5].timestamp(), alert[6].timestamp()
     observable = truth["alarm_at"] if truth.get("alarm_at") is not None else truth["start"]
-    before = [float(e["at"]) for e in alert[4] if float(e["at"]) <= raised_at]
-    trigger = max(before) if before else raised_at
-    pipeline = max(0.0, raised_at - trigger) / speed
-    return max(0.0, trigger - observable) + pipeline, pipeline
+    first = min((float(e["at"]) for e in alert[4]), default=opened_at)
+    stretched = max(0.0, opened_at - first)
+    pipeline = stretched / speed
+    return max(0.0, raised_at - observable - stretched + pipeline), pipeline
 
 
 def _pct(values: list[float], q: float) -> float | None:

@@ -26,15 +26,17 @@ def test_a_building_fire_is_one_critical_incident_found_in_seconds(settings: Set
     assert r["urgent_time_to_alert_p95_s"] <= 10.0 and r["targets_met"]
 
 
-def _alert(conn: Conn, grid: str, cause: str, raised_at: float, evidence_at: float) -> None:
+def _alert(conn: Conn, grid: str, cause: str, raised_at: float, evidence_at: float,
+           opened_at: float | None = None) -> None:  # fmt: skip
     at = dt.datetime.fromtimestamp(raised_at, dt.UTC)
+    opened = dt.datetime.fromtimestamp(opened_at or raised_at, dt.UTC)
     row = conn.execute(
         "INSERT INTO alert (grid_code, cause, severity, status, title, opened_at, updated_at,"
         " evidence) VALUES (%s, %s, 'high', 'open', 't', %s, %s, %s) RETURNING alert_id",
         (
             grid,
             cause,
-            at,
+            opened,
             at,
             orjson.dumps(
                 [
@@ -75,6 +77,13 @@ def test_scoring_counts_misses_false_alerts_and_storms(conn: Conn) -> None:
     _alert(conn, "G2", "flooding", raised_at=1100.0, evidence_at=1100.0)  # nothing real
     r = score(conn, truth, speed=10.0)
     assert (r["recall"], r["storm_factor"], r["precision"]) == (0.5, 2.0, round(2 / 3, 3))
+    # A silence raised by the correlator's grace, not by a signal: the 90 s count in full,
+    # only the pipeline's 7 stretched seconds shrink back to 0.7.
+    truth.append({"type": "gateway_failure", "cause": "gateway_offline", "grid": "G2",
+                  "start": 1000.0, "end": 1600.0, "alarm_at": None})  # fmt: skip
+    _alert(conn, "G2", "gateway_offline", raised_at=1160.0, evidence_at=1063.0,
+           opened_at=1070.0)  # fmt: skip
+    assert score(conn, truth, speed=10.0)["incidents"][2]["time_to_alert_s"] == 153.7
     gas = r["incidents"][0]
     assert gas["found"] and gas["alerts"] == 2 and gas["time_to_alert_s"] == 4.0
     assert not r["incidents"][1]["found"] and r["false_alerts"][0]["cause"] == "flooding"
