@@ -50,3 +50,25 @@ def test_malformed_url_is_one_clear_line() -> None:
         "gridwatch: error: GRIDWATCH_MQTT_URL: expected mqtt://[user:pass@]host:port, "
         "got scheme 'tcp'"
     ]
+
+
+def test_keys_create_prints_the_key_last_and_it_works(settings: Settings) -> None:
+    import psycopg
+
+    from api.keys import authenticate
+    from simulators.city import generate
+    from simulators.city_store import write_city
+
+    with psycopg.connect(settings.dsn, autocommit=True) as conn:
+        write_city(conn, generate(0.0002, seed=4), progress=lambda _: None)
+    out = _gridwatch("keys", "create", "--role", "responder", "--territory", "330203001001001",
+                     GRIDWATCH_DATABASE_URL=settings.dsn)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    key = out.stdout.strip().splitlines()[-1]
+    with psycopg.connect(settings.dsn, autocommit=True) as conn:
+        who = authenticate(conn, key)
+        stored = conn.execute("SELECT secret_sha256 FROM api_key").fetchone()
+    assert who is not None and (who.role, who.territory) == ("responder", "330203001001001")
+    assert stored is not None and key.split("_")[2].encode() not in bytes(stored[0])
+    bad = _gridwatch("keys", "create", "--role", "boss", GRIDWATCH_DATABASE_URL=settings.dsn)
+    assert bad.returncode == 2 and "role must be one of" in bad.stderr
