@@ -10,8 +10,9 @@ Severity comes from the evidence, on one scale (`gridwatch.incidents.SEVERITIES`
 - each signal brings its base severity (the event catalogue, silence), except telemetry,
   which alone is informational — a rare reading is a hint until it repeats or is seen on a
   second device (then low), a stuck value is low — and silence: one device offline is a hint
-  until it stays away for `offline_grace_s` or flaps (three times), a gateway until it stays
-  silent for `gateway_grace_s` (then medium), a whole grid is high at once;
+  until it stays away for `offline_grace_s` or flaps (three times), a gateway or a whole grid
+  until it stays silent for `gateway_grace_s` (then medium, high): in a small grid one late
+  gateway batch silences everything for a minute;
 - corroboration raises it: for a fire, one smoke alarm is a check-on-site (medium), two
   devices with one alarm high, two alarms with a temperature rise or a controller's fire
   alarm plus another device critical; a gas alarm with a second gas device critical; other
@@ -191,9 +192,9 @@ class Incident:
         return top(self.severity, base)
 
     def _area_severity(self) -> Iterable[str]:
-        """A silent grid is high at once; a silent gateway waits for `tick`'s grace (a late
-        batch looks the same for a minute)."""
-        return ["high" for a in self.areas if a.startswith("grid:")]
+        """Silent gateways and grids wait for `tick`'s grace (a late batch looks the same
+        for a minute); their own devices' alarms (an elevator's power cut) count at once."""
+        return []
 
 
 class Correlator:
@@ -204,8 +205,10 @@ class Correlator:
                  escalation: Escalation | None = None) -> None:  # fmt: skip
         self.hold_s = hold_s
         # A silence this long is no longer a hint: cause → (severity, seconds).
-        self.grace = {"device_offline": ("low", offline_grace_s),
-                      "gateway_offline": ("medium", gateway_grace_s)}  # fmt: skip
+        # cause → (severity, seconds, the silence conditions that count)
+        self.grace = {"device_offline": ("low", offline_grace_s, "device:"),
+                      "gateway_offline": ("medium", gateway_grace_s, "gateway:"),
+                      "grid_outage": ("high", gateway_grace_s, "grid:")}  # fmt: skip
         self.point_ttl_s = point_ttl_s
         self.reopen_s = reopen_s
         self.escalation = escalation or Escalation()
@@ -350,9 +353,9 @@ class Correlator:
                     self._resolve(inc, now)
                     continue
             grace = self.grace.get(inc.cause)
-            oldest = min(inc.conditions.values(), default=now)
-            if grace is not None and rank(inc.severity) < rank(grace[0]) and inc.conditions \
-                    and now - oldest >= grace[1]:  # fmt: skip
+            silent = [t for c, t in inc.conditions.items() if grace and c.startswith(grace[2])]
+            if grace is not None and rank(inc.severity) < rank(grace[0]) and silent \
+                    and now - min(silent) >= grace[1]:  # fmt: skip
                 was, inc.severity = inc.severity, grace[0]
                 self._note(inc, now, "severity", note=f"{was} → {grace[0]}: silent for"
                            f" {grace[1]:g} s")  # fmt: skip
