@@ -90,8 +90,9 @@ def evaluate(settings: Settings, scenario: str, seed: int, scale: float = 0.0005
         _warm(own, pipeline, sim, s0, live_from, clock)
         progress(f"publishing {spec.duration / 60:g} simulated minutes at {speed:g}x")
         pipeline.start()
-        clock.run(live_from, speed)
         pub = Publisher(own.mqtt, f"gridwatch-eval-{uuid.uuid4().hex[:8]}")
+        time.sleep(2.0)  # ingest subscribed and the publisher connected before time runs:
+        clock.run(live_from, speed)  # at 20x a few seconds of start-up look like an outage
         try:
             run(sim, pub, spec.duration, speed, FaultInjector(spec.faults, seed), since=live_from)
         finally:
