@@ -116,8 +116,10 @@ def test_dashboard_shows_a_new_incident_live_and_acknowledges_it(
             page.wait_for_selector("#conn.on", timeout=10_000)
             page.wait_for_selector("#tree .node", timeout=10_000)
             alert_id = raise_incident(conn, correlator, 2)
-            item = page.wait_for_selector(f'#feed li[data-id="{alert_id}"]', timeout=5_000)
-            assert item is not None and "Gas leak" in item.inner_text()
+            # A locator, not an element: the feed re-renders as events arrive.
+            item = page.locator(f'#feed li[data-id="{alert_id}"]')
+            item.wait_for(timeout=5_000)
+            assert "Gas leak" in item.inner_text()
             item.click()
             page.wait_for_selector('#status[data-status="open"]', timeout=5_000)
             page.click("#ack")
