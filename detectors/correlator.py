@@ -9,10 +9,11 @@ grid that is out joins the outage.
 Severity comes from the evidence, on one scale (`gridwatch.incidents.SEVERITIES`):
 - each signal brings its base severity (the event catalogue, silence), except telemetry,
   which alone is informational — a rare reading is a hint until it repeats (twice for a
-  hazard metric, three times for a sensor fault) or is seen on a second device (then low), a stuck value is low — and silence: one device offline is a hint
-  until it stays away for `offline_grace_s` or flaps (three times), a gateway or a whole grid
-  until it stays silent for `gateway_grace_s` (then medium, high): in a small grid one late
-  gateway batch silences everything for a minute;
+  hazard metric, three times for a sensor fault) or is seen on a second device (then low),
+  a stuck value is low — and silence: one device offline is a hint until it stays away
+  for `offline_grace_s` or flaps (three times), a gateway or a whole grid until it stays
+  silent for `gateway_grace_s` (then medium, high): in a small grid one late gateway batch
+  silences everything for a minute;
 - corroboration raises it: for a fire, one smoke alarm is a check-on-site (medium), two
   devices with one alarm high, two alarms with a temperature rise or a controller's fire
   alarm plus another device critical; a gas alarm with a second gas device critical; other
