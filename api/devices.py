@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, HTTPException, Query, Request
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, JsonValue, ValidationError, field_validator
 
 from api.deps import Anyone, Db, Integrator, like_prefix, scope_path
 from api.keys import Principal
@@ -28,13 +28,12 @@ from gridwatch.mqtt_auth import password_hash
 from gridwatch.schema.backend import installed_backend
 
 router = APIRouter(prefix="/api/v1", tags=["devices"])
-DeviceType = Literal["elevator", "fire", "smoke", "gas", "water", "door", "manhole", "env", "video"]
 _ID = r"^[A-Za-z0-9_.\-]{1,64}$"
 
 
 class DeviceIn(RowModel):
     device_id: str = Field(pattern=_ID)
-    device_type: DeviceType
+    device_type: str = Field(json_schema_extra={"enum": list[JsonValue](sorted(DEVICE_TYPES))})
     community_code: str = Field(min_length=1, max_length=32)
     grid_code: str = Field(min_length=1, max_length=32)
     microgrid_code: str | None = Field(default=None, max_length=32)
@@ -43,6 +42,13 @@ class DeviceIn(RowModel):
     lon: float | None = Field(default=None, ge=-180, le=180)
     report_interval_s: int | None = Field(default=None, gt=0, le=86_400)
     attributes: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("device_type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        if value not in DEVICE_TYPES:
+            raise ValueError(f"one of {', '.join(sorted(DEVICE_TYPES))}")
+        return value
 
 
 class DevicePatch(BaseModel):

@@ -22,7 +22,6 @@ from fastapi.responses import StreamingResponse
 from psycopg_pool import ConnectionPool
 from starlette.concurrency import run_in_threadpool
 
-from api.alerts import Filters
 from api.deps import Viewer, like_prefix, pool, scope_path
 from api.models import ALERT_COLUMNS, Alert, Severity, Status
 from gridwatch.db import Conn
@@ -145,7 +144,7 @@ async def stream(
 ) -> StreamingResponse:
     def scope() -> str:
         with pool(request).connection() as c:
-            return scope_path(c, who, Filters(territory).territory)
+            return scope_path(c, who, territory)
 
     path = await run_in_threadpool(scope)
     hub: Hub = request.app.state.hub

@@ -173,7 +173,7 @@ class Incident:
     def assess(self) -> str:
         """Severity from the evidence; see the module's docstring."""
         ev = list(self.devices.values())
-        base = top("informational", *(d.severity for d in ev), *self._area_severity())
+        base = top("informational", *(d.severity for d in ev))
         n, alarms = len(ev), sum(d.alarm for d in ev)
         # Rare readings that come back (the detectors repeat a series' signal after 10 min at
         # the soonest) are a fault. Three would spare the odd low ticket for noise but missed
@@ -194,11 +194,6 @@ class Incident:
         elif self.cause in HAZARDS and n >= 2:
             base = top(base, raise_by(base, 1, cap="high"))
         return top(self.severity, base)
-
-    def _area_severity(self) -> Iterable[str]:
-        """Silent gateways and grids wait for `tick`'s grace (a late batch looks the same
-        for a minute); their own devices' alarms (an elevator's power cut) count at once."""
-        return []
 
 
 class Correlator:
@@ -402,6 +397,3 @@ class Correlator:
 
     def live(self) -> list[Incident]:
         return [i for i in self.incidents.values() if i.live]
-
-    def raised(self, floor: str = "low") -> list[Incident]:
-        return [i for i in self.incidents.values() if rank(i.severity) >= rank(floor)]

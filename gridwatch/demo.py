@@ -20,6 +20,7 @@ import typer
 
 from gridwatch.db import Conn, connect
 from gridwatch.local_services import services_for
+from gridwatch.net import port_or_free
 from gridwatch.run import Pipeline
 from gridwatch.schema.backend import installed_backend
 from gridwatch.schema.migrate import current_version, migrate
@@ -67,19 +68,6 @@ def _tail_incidents(conn: Conn, after: int) -> int:
     return int(rows[-1][0]) if rows else after
 
 
-def _port(wanted: int) -> int:
-    import socket
-
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", wanted))
-            return wanted
-        except OSError:
-            from gridwatch.net import free_port
-
-            return free_port()
-
-
 def demo(
     scale: Annotated[float, typer.Option(help="city size (1.0 = 2.45 million devices)")] = 0.002,
     speed: Annotated[float, typer.Option(help="simulated seconds per second")] = 5.0,
@@ -106,7 +94,7 @@ def demo(
 
         pipeline = Pipeline(settings)
         pipeline.start()
-        server = Server(create_app(settings, pipeline), port=_port(port)).start()
+        server = Server(create_app(settings, pipeline), port=port_or_free(port)).start()
         with connect(settings) as conn:
             key = create_key(conn, "admin", name="demo")
         print(f"dashboard: {server.url}/#key={key}\n  (API docs at {server.url}/docs; the key is"

@@ -14,6 +14,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def port_or_free(wanted: int) -> int:
+    """`wanted` if nothing listens on it, else a free one (a demo on a busy machine)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", wanted))
+            return wanted
+        except OSError:
+            return free_port()
+
+
 def wait_for_port(
     host: str, port: int, timeout_s: float = 20.0, alive: Callable[[], int | None] | None = None
 ) -> None:
